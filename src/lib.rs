@@ -1,0 +1,23 @@
+//! cs-pulse: rule-driven customer-success automation.
+//!
+//! The crate follows the flow of data of DESIGN.md:
+//!
+//! - [`model`]: canonical records, money, currencies and periods (METRICS.md's vocabulary);
+//! - [`sources`]: where records come from (`files`, `demo`), behind the `Source` trait;
+//! - [`store`]: where synced records and sync runs are kept (SQLite), behind the `Store` trait;
+//! - [`sync`]: pulls sources into the store, all or nothing;
+//! - [`metrics`]: the registry of metric definitions and the pure KPI engine, with the health model;
+//! - [`config`]: the configuration file, parsed then validated, every error reported at once;
+//! - [`diagnostics`]: how config and rule errors are shown (file:line:column, snippet, hint);
+//! - [`report`]: what a person reads in the terminal (tables, the demo scorecard);
+//! - [`cli`]: the command line.
+
+pub mod cli;
+pub mod config;
+pub mod diagnostics;
+pub mod metrics;
+pub mod model;
+pub mod report;
+pub mod sources;
+pub mod store;
+pub mod sync;

@@ -1,0 +1,73 @@
+//! The store: where synced records and the history of sync runs are kept between runs.
+//!
+//! One trait, [`Store`], so that the rest of the program never sees SQL; SQLite through sqlx is
+//! the default and only implementation so far.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::model::Dataset;
+
+pub use sqlite::SqliteStore;
+
+/// How a sync run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncOutcome {
+    Ok,
+    Failed(String),
+}
+
+/// One row of the sync history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRun {
+    pub source: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// Records written (0 for a failed run).
+    pub rows: u64,
+    /// Accounts in the synced data (0 for a failed run).
+    pub accounts: u64,
+    pub outcome: SyncOutcome,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("store migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Replaces everything stored for `source` by `data` (upserting by id, deleting what the
+    /// source no longer has) and records the successful run, all in one transaction: on any
+    /// error nothing changes.
+    async fn replace_source(
+        &self,
+        source: &str,
+        data: &Dataset,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+    ) -> Result<SyncRun, StoreError>;
+
+    /// Records a failed run; the source's stored records stay as they were.
+    async fn record_failure(
+        &self,
+        source: &str,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<SyncRun, StoreError>;
+
+    /// Every stored record of every source, merged into one data set (accounts by id).
+    async fn load(&self) -> Result<Dataset, StoreError>;
+
+    /// The most recent runs, newest first, optionally of one source.
+    async fn sync_runs(&self, source: Option<&str>, limit: u32)
+        -> Result<Vec<SyncRun>, StoreError>;
+}
