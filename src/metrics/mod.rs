@@ -140,6 +140,17 @@ impl<'a> Engine<'a> {
             .map(|(i, _)| i as AccountIx)
     }
 
+    /// The accounts a subject covers.
+    pub fn subject_accounts<'s>(
+        &'s self,
+        s: Subject<'s>,
+    ) -> Box<dyn Iterator<Item = AccountIx> + 's> {
+        match s {
+            Subject::Account(a) => Box::new(std::iter::once(a)),
+            Subject::Portfolio(f) => Box::new(self.accounts(f)),
+        }
+    }
+
     /// The value of a metric reference (`nrr`, `mrr.change`, `dau.change_pct`); `None` where
     /// METRICS.md says null, and for a metric that does not exist for this subject's scope.
     pub fn value(&self, r: MetricRef, subject: Subject, period: &Period) -> Option<Decimal> {
