@@ -1,1 +1,616 @@
-//! (stub)
+//! The configuration file (`cs-pulse.toml`): read raw ([`raw`]), then validated into a typed
+//! [`Config`] by a pure function that reports every problem at once, each with its span and a hint
+//! (DESIGN.md, habits 1 and 2). `config.example.toml` at the repository root shows every key.
+//!
+//! Relative paths are resolved against the directory of the config file, so the same file works
+//! from any working directory. Validation never touches the disk: a source directory or a health
+//! model file that does not exist is reported when it is used (`check`, `sync`), not here.
+
+pub mod raw;
+pub mod toml_file;
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use toml::Spanned;
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::metrics::MetricsConfig;
+use crate::model::{Currency, FxRates};
+use crate::sources::SourceContext;
+use raw::{RawConfig, RawSource};
+use toml_file::Number;
+
+/// Where the store goes when `[store] path` is not set.
+pub const DEFAULT_STORE_PATH: &str = "cs-pulse.db";
+/// Which health model file is used when `[health] model` is not set.
+pub const DEFAULT_HEALTH_MODEL_PATH: &str = "rules/health.toml";
+
+/// The validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Business timezone: dates are calendar dates here (`timezone`, default UTC).
+    pub timezone: Tz,
+    /// Reporting currency and exchange rates; the same value as `metrics.fx`.
+    pub fx: FxRates,
+    /// The SQLite file, resolved against the config file's directory.
+    pub store_path: PathBuf,
+    /// What the metric definitions depend on (fx, gross margin, ltv months, features).
+    pub metrics: MetricsConfig,
+    /// The health model file, resolved against the config file's directory; loaded by `check`
+    /// and by the commands that compute health.
+    pub health_model: PathBuf,
+    /// Every `[sources.NAME]` table, in file order.
+    pub sources: Vec<SourceConfig>,
+}
+
+/// One configured source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceConfig {
+    /// The key of `[sources.NAME]`.
+    pub name: String,
+    pub kind: SourceKind,
+}
+
+/// What a source reads, with its settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A directory of CSV files, one per record kind (METRICS.md).
+    Files { dir: PathBuf },
+    /// Generated, realistic-looking data; the same seed gives the same data.
+    Demo {
+        accounts: u32,
+        seed: u64,
+        months: u32,
+    },
+}
+
+impl SourceKind {
+    /// The `demo` source's settings when its keys are left out.
+    pub const DEMO_DEFAULT: SourceKind = SourceKind::Demo {
+        accounts: DEMO_ACCOUNTS,
+        seed: DEMO_SEED,
+        months: DEMO_MONTHS,
+    };
+
+    /// The word used for this kind in `kind = "..."`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            SourceKind::Files { .. } => "files",
+            SourceKind::Demo { .. } => "demo",
+        }
+    }
+}
+
+const DEMO_ACCOUNTS: u32 = 500;
+const DEMO_SEED: u64 = 42;
+const DEMO_MONTHS: u32 = 24;
+
+/// Every source kind with the keys its table takes (besides `kind`).
+const SOURCE_KINDS: &[(&str, &[&str])] = &[
+    ("files", &["path"]),
+    ("demo", &["accounts", "seed", "months"]),
+];
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("cannot read {}: {source}{}", .path.display(), read_hint(.source))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read and has errors; every one is listed.
+    #[error(transparent)]
+    Invalid(#[from] Diagnostics),
+}
+
+fn read_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        " — create one from config.example.toml"
+    } else {
+        ""
+    }
+}
+
+impl Default for Config {
+    /// Every default, no sources, paths relative to the working directory.
+    fn default() -> Config {
+        Config {
+            timezone: Tz::UTC,
+            fx: FxRates::default(),
+            store_path: PathBuf::from(DEFAULT_STORE_PATH),
+            metrics: MetricsConfig::default(),
+            health_model: PathBuf::from(DEFAULT_HEALTH_MODEL_PATH),
+            sources: vec![],
+        }
+    }
+}
+
+impl Config {
+    /// The configuration of the `demo` command, which needs no file: UTC, USD with EUR at 1.08,
+    /// one `demo` source with its default settings.
+    pub fn demo(store_path: impl Into<PathBuf>) -> Config {
+        let fx = FxRates::new(Currency::USD).with_rate(Currency::EUR, dec!(1.08));
+        Config {
+            fx: fx.clone(),
+            store_path: store_path.into(),
+            metrics: MetricsConfig {
+                fx,
+                ..MetricsConfig::default()
+            },
+            sources: vec![SourceConfig {
+                name: "demo".to_string(),
+                kind: SourceKind::DEMO_DEFAULT,
+            }],
+            ..Config::default()
+        }
+    }
+
+    /// Reads and validates the file at `path`; relative paths in it resolve against its directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        Ok(Config::parse(&src, path, base)?)
+    }
+
+    /// Validates the text of a config file (pure: nothing is read). `file` names it in
+    /// diagnostics; relative paths resolve against `base_dir`.
+    pub fn parse(src: &str, file: &Path, base_dir: &Path) -> Result<Config, Diagnostics> {
+        let name = file.display().to_string();
+        let raw: RawConfig = toml_file::parse(src, &name)?;
+        let mut v = Validator {
+            file: name.clone(),
+            src,
+            base_dir,
+            diags: Diagnostics::for_source(name, src),
+        };
+        let config = v.config(raw);
+        v.diags.into_result(config)
+    }
+
+    /// What sources need to turn their input into records.
+    pub fn source_context(&self) -> SourceContext {
+        SourceContext {
+            timezone: self.timezone,
+            fx: self.fx.clone(),
+        }
+    }
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceKind::Files { dir } => write!(f, "files in {}", dir.display()),
+            SourceKind::Demo {
+                accounts,
+                seed,
+                months,
+            } => write!(
+                f,
+                "demo data: {accounts} accounts, {months} months, seed {seed}"
+            ),
+        }
+    }
+}
+
+/// Collects every error while building a [`Config`] from a [`RawConfig`].
+struct Validator<'a> {
+    file: String,
+    src: &'a str,
+    base_dir: &'a Path,
+    diags: Diagnostics,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        self.diags.push(
+            Diagnostic::new(&self.file, message)
+                .at(span)
+                .maybe_hint(hint),
+        );
+    }
+
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let defaults = Config::default();
+        let timezone = raw
+            .timezone
+            .as_ref()
+            .and_then(|tz| self.timezone(tz))
+            .unwrap_or(defaults.timezone);
+        let fx = self.fx(&raw);
+        let store_path = match &raw.store.path {
+            Some(p) => self.path(p, "store path"),
+            None => self.base_dir.join(DEFAULT_STORE_PATH),
+        };
+        let health_model = match &raw.health.model {
+            Some(p) => self.path(p, "health model path"),
+            None => self.base_dir.join(DEFAULT_HEALTH_MODEL_PATH),
+        };
+        let metrics = self.metrics(&raw.metrics, fx.clone());
+        let sources = toml_file::in_file_order(raw.sources)
+            .into_iter()
+            .filter_map(|(name, table)| self.source(name, table))
+            .collect();
+        Config {
+            timezone,
+            fx,
+            store_path,
+            metrics,
+            health_model,
+            sources,
+        }
+    }
+
+    fn timezone(&mut self, tz: &Spanned<String>) -> Option<Tz> {
+        let name = tz.get_ref().trim();
+        if let Ok(t) = Tz::from_str(name) {
+            return Some(t);
+        }
+        let hint = match suggest_timezone(name) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "use an IANA timezone name, like `Europe/Berlin`, `America/New_York` or `UTC`"
+                .to_string(),
+        };
+        self.error(
+            tz.span(),
+            format!("unknown timezone `{}`", tz.get_ref()),
+            Some(hint),
+        );
+        None
+    }
+
+    fn fx(&mut self, raw: &RawConfig) -> FxRates {
+        let reporting = match &raw.reporting_currency {
+            Some(c) => match Currency::from_str(c.get_ref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.error(c.span(), e.to_string(), None);
+                    Currency::USD
+                }
+            },
+            None => Currency::USD,
+        };
+        let mut fx = FxRates::new(reporting);
+        let mut seen: Vec<Currency> = Vec::new();
+        let mut entries: Vec<_> = raw.fx.iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        for (key, rate) in entries {
+            let currency = match Currency::from_str(key.get_ref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    self.error(
+                        key.span(),
+                        e.to_string(),
+                        Some(format!(
+                            "each key of [fx] is a currency code; its value is how many {reporting} one unit of it is worth"
+                        )),
+                    );
+                    None
+                }
+            };
+            let value = match rate.get_ref().decimal() {
+                Ok(v) if v > Decimal::ZERO => Some(v),
+                Ok(v) => {
+                    self.error(
+                        rate.span(),
+                        format!("the exchange rate of {} must be greater than 0, found {v}", key.get_ref()),
+                        Some(format!(
+                            "a rate is how many {reporting} one unit of the currency is worth, like EUR = 1.08"
+                        )),
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.error(
+                        rate.span(),
+                        format!("the exchange rate of {} {e}", key.get_ref()),
+                        Some(format!(
+                            "a rate is how many {reporting} one unit of the currency is worth, like EUR = 1.08"
+                        )),
+                    );
+                    None
+                }
+            };
+            let Some(currency) = currency else { continue };
+            if seen.contains(&currency) {
+                self.error(
+                    key.span(),
+                    format!("{currency} has two exchange rates"),
+                    Some("currency codes are case-insensitive; keep one of them".to_string()),
+                );
+                continue;
+            }
+            seen.push(currency);
+            let Some(value) = value else { continue };
+            if currency == reporting {
+                if value != Decimal::ONE {
+                    self.error(
+                        rate.span(),
+                        format!("{currency} is the reporting currency; its rate is always 1"),
+                        Some(format!("remove `{}` from [fx]", key.get_ref())),
+                    );
+                }
+                continue;
+            }
+            fx = fx.with_rate(currency, value);
+        }
+        fx
+    }
+
+    fn metrics(&mut self, raw: &raw::RawMetrics, fx: FxRates) -> MetricsConfig {
+        let defaults = MetricsConfig::default();
+        let gross_margin = match &raw.gross_margin {
+            None => defaults.gross_margin,
+            Some(n) => match n.get_ref().decimal() {
+                Ok(v) if v > Decimal::ZERO && v <= Decimal::ONE => v,
+                Ok(v) => {
+                    let hint = if v > Decimal::ONE && v <= dec!(100) {
+                        format!(
+                            "gross_margin is a fraction, not a percentage: did you mean {}?",
+                            (v / dec!(100)).normalize()
+                        )
+                    } else {
+                        "gross_margin is a fraction: 0.8 means 80%".to_string()
+                    };
+                    self.error(
+                        n.span(),
+                        format!("gross_margin must be greater than 0 and at most 1, found {v}"),
+                        Some(hint),
+                    );
+                    defaults.gross_margin
+                }
+                Err(e) => {
+                    self.error(
+                        n.span(),
+                        format!("gross_margin {e}"),
+                        Some("gross_margin is a fraction: 0.8 means 80%".to_string()),
+                    );
+                    defaults.gross_margin
+                }
+            },
+        };
+        let ltv_months = raw
+            .ltv_months
+            .as_ref()
+            .and_then(|n| {
+                self.integer(
+                    n,
+                    "ltv_months",
+                    1,
+                    1200,
+                    "the number of calendar months whose churn rate ltv averages, like 6",
+                )
+            })
+            .map_or(defaults.ltv_months, |v| v as u32);
+        let features_available = raw.features_available.as_ref().and_then(|n| {
+            self.integer(
+                n,
+                "features_available",
+                1,
+                u32::MAX as i64,
+                "how many features a customer can use; leave it out to skip adoption_rate",
+            )
+            .map(|v| v as u32)
+        });
+        MetricsConfig {
+            fx,
+            gross_margin,
+            ltv_months,
+            features_available,
+        }
+    }
+
+    fn integer(
+        &mut self,
+        n: &Spanned<Number>,
+        key: &str,
+        min: i64,
+        max: i64,
+        hint: &str,
+    ) -> Option<i64> {
+        match n.get_ref().integer(min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(n.span(), format!("{key} {e}"), Some(hint.to_string()));
+                None
+            }
+        }
+    }
+
+    fn path(&mut self, p: &Spanned<String>, what: &str) -> PathBuf {
+        if p.get_ref().trim().is_empty() {
+            self.error(
+                p.span(),
+                format!("the {what} is empty"),
+                Some("give a path, relative to the config file's directory or absolute".into()),
+            );
+        }
+        self.base_dir.join(p.get_ref())
+    }
+
+    fn source(&mut self, name: Spanned<String>, table: Spanned<RawSource>) -> Option<SourceConfig> {
+        let header = toml_file::first_line(self.src, table.span());
+        let raw = table.into_inner();
+        let kinds = || {
+            SOURCE_KINDS
+                .iter()
+                .map(|(k, _)| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(kind) = &raw.kind else {
+            self.error(
+                header,
+                format!("source `{}` has no `kind`", name.get_ref()),
+                Some(format!("add `kind = ...`, one of {}", kinds())),
+            );
+            return None;
+        };
+        let Some((word, keys)) = SOURCE_KINDS.iter().find(|(k, _)| *k == kind.get_ref()) else {
+            let hint =
+                match toml_file::closest(kind.get_ref(), SOURCE_KINDS.iter().map(|(k, _)| *k)) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => format!("the source kinds are {}", kinds()),
+                };
+            self.error(
+                kind.span(),
+                format!("unknown source kind `{}`", kind.get_ref()),
+                Some(hint),
+            );
+            return None;
+        };
+        // Keys of another kind.
+        let present: [(&str, Option<Range<usize>>); 4] = [
+            ("path", raw.path.as_ref().map(Spanned::span)),
+            ("accounts", raw.accounts.as_ref().map(Spanned::span)),
+            ("seed", raw.seed.as_ref().map(Spanned::span)),
+            ("months", raw.months.as_ref().map(Spanned::span)),
+        ];
+        let mut ok = true;
+        for (key, span) in present {
+            if let Some(value_span) = span {
+                if !keys.contains(&key) {
+                    ok = false;
+                    let takes = std::iter::once("kind")
+                        .chain(keys.iter().copied())
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let key_span = self.key_span(value_span, key);
+                    self.error(
+                        key_span,
+                        format!("`{key}` is not a setting of a `{word}` source"),
+                        Some(format!("a `{word}` source takes {takes}")),
+                    );
+                }
+            }
+        }
+        let kind = match *word {
+            "files" => match &raw.path {
+                Some(p) => {
+                    let dir = self.path(p, "source directory");
+                    Some(SourceKind::Files { dir })
+                }
+                None => {
+                    self.error(
+                        header,
+                        format!("source `{}` has no `path`", name.get_ref()),
+                        Some(
+                            "a `files` source reads the CSV files of a directory: add `path = \"data/\"`"
+                                .to_string(),
+                        ),
+                    );
+                    None
+                }
+            },
+            _ => {
+                let (da, ds, dm) = (DEMO_ACCOUNTS, DEMO_SEED, DEMO_MONTHS);
+                let accounts = match &raw.accounts {
+                    Some(n) => self.integer(
+                        n,
+                        "accounts",
+                        1,
+                        1_000_000,
+                        "the number of accounts to generate, like 500",
+                    ),
+                    None => Some(da as i64),
+                };
+                let seed = match &raw.seed {
+                    Some(n) => self.integer(
+                        n,
+                        "seed",
+                        0,
+                        i64::MAX,
+                        "any whole number; the same seed generates the same data",
+                    ),
+                    None => Some(ds as i64),
+                };
+                let months = match &raw.months {
+                    Some(n) => self.integer(
+                        n,
+                        "months",
+                        1,
+                        120,
+                        "the months of history to generate, like 24",
+                    ),
+                    None => Some(dm as i64),
+                };
+                match (accounts, seed, months) {
+                    (Some(a), Some(s), Some(m)) => Some(SourceKind::Demo {
+                        accounts: a as u32,
+                        seed: s as u64,
+                        months: m as u32,
+                    }),
+                    _ => None,
+                }
+            }
+        };
+        if !ok {
+            return None;
+        }
+        kind.map(|kind| SourceConfig {
+            name: name.into_inner(),
+            kind,
+        })
+    }
+
+    /// The span of `key` in `key = value`, given the value's span (falls back to the value).
+    fn key_span(&self, value: Range<usize>, key: &str) -> Range<usize> {
+        let before = self.src.get(..value.start).unwrap_or("");
+        match before.rfind(key) {
+            Some(i)
+                if before[i + key.len()..]
+                    .trim()
+                    .trim_end_matches('=')
+                    .trim()
+                    .is_empty() =>
+            {
+                i..i + key.len()
+            }
+            _ => value,
+        }
+    }
+}
+
+/// The timezone a mistyped name most likely meant: a different case, a city without its region
+/// (`Berlin`), or a close spelling.
+pub fn suggest_timezone(name: &str) -> Option<&'static str> {
+    let lower = name.to_lowercase();
+    let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+    if let Some(n) = names.clone().find(|n| n.to_lowercase() == lower) {
+        return Some(n);
+    }
+    let city = lower.replace(' ', "_");
+    if let Some(n) = names.clone().find(|n| {
+        n.rsplit('/')
+            .next()
+            .is_some_and(|c| c.to_lowercase() == city)
+    }) {
+        return Some(n);
+    }
+    toml_file::closest(name, names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timezone_suggestions() {
+        assert_eq!(suggest_timezone("europe/berlin"), Some("Europe/Berlin"));
+        assert_eq!(suggest_timezone("Berlin"), Some("Europe/Berlin"));
+        assert_eq!(suggest_timezone("Europe/Berln"), Some("Europe/Berlin"));
+        assert_eq!(suggest_timezone("New York"), Some("America/New_York"));
+    }
+}

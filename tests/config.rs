@@ -1,0 +1,198 @@
+//! The configuration file: the shipped example validates, defaults and relative paths are what
+//! config.example.toml says, and broken files get every error at once, pinned by snapshots.
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use cs_pulse::config::{Config, ConfigError, SourceConfig, SourceKind};
+use cs_pulse::model::Currency;
+use rust_decimal_macros::dec;
+
+fn fixture(name: &str) -> (String, PathBuf) {
+    let path = Path::new("tests/fixtures/config").join(name);
+    let src = std::fs::read_to_string(&path).unwrap();
+    (src, path)
+}
+
+/// The rendered errors of a fixture, with the file named as in the repository.
+fn errors(name: &str) -> String {
+    let (src, path) = fixture(name);
+    match Config::parse(&src, &path, Path::new("tests/fixtures/config")) {
+        Ok(c) => panic!("{name} should not validate: {c:?}"),
+        Err(d) => d.to_string(),
+    }
+}
+
+#[test]
+fn example_config_validates_with_every_key() {
+    let c = Config::load(Path::new("config.example.toml")).unwrap();
+    assert_eq!(c.timezone, Tz::Europe__Berlin);
+    assert_eq!(c.fx.reporting(), Currency::USD);
+    assert_eq!(c.fx.rate(Currency::EUR), Some(dec!(1.08)));
+    assert_eq!(c.fx.rate("GBP".parse().unwrap()), Some(dec!(1.27)));
+    assert_eq!(c.metrics.fx, c.fx);
+    assert_eq!(c.metrics.gross_margin, dec!(0.8));
+    assert_eq!(c.metrics.ltv_months, 6);
+    assert_eq!(c.metrics.features_available, Some(25));
+    // Relative to the directory of the file, which is the repository root here.
+    assert_eq!(c.store_path, PathBuf::from("cs-pulse.db"));
+    assert_eq!(c.health_model, PathBuf::from("rules/health.toml"));
+    assert_eq!(
+        c.sources,
+        vec![
+            SourceConfig {
+                name: "crm".into(),
+                kind: SourceKind::Files {
+                    dir: PathBuf::from("data/")
+                },
+            },
+            SourceConfig {
+                name: "sample".into(),
+                kind: SourceKind::Demo {
+                    accounts: 500,
+                    seed: 42,
+                    months: 24
+                },
+            },
+        ]
+    );
+}
+
+#[test]
+fn example_health_model_path_points_at_the_shipped_file() {
+    let c = Config::load(Path::new("config.example.toml")).unwrap();
+    cs_pulse::metrics::HealthModels::load(&c.health_model).unwrap();
+}
+
+#[test]
+fn an_empty_file_gives_every_default() {
+    let c = Config::parse("", Path::new("cs-pulse.toml"), Path::new("")).unwrap();
+    assert_eq!(c, Config::default());
+    assert_eq!(c.timezone, Tz::UTC);
+    assert_eq!(c.fx.reporting(), Currency::USD);
+    assert_eq!(c.fx.currencies().count(), 1);
+    assert_eq!(c.store_path, PathBuf::from("cs-pulse.db"));
+    assert_eq!(c.health_model, PathBuf::from("rules/health.toml"));
+    assert_eq!(c.metrics.gross_margin, dec!(1));
+    assert_eq!(c.metrics.ltv_months, 6);
+    assert_eq!(c.metrics.features_available, None);
+    assert!(c.sources.is_empty());
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_directory() {
+    let src = r#"
+[store]
+path = "state/pulse.db"
+[health]
+model = "/etc/cs-pulse/health.toml"
+[sources.crm]
+kind = "files"
+path = "exports"
+"#;
+    let c = Config::parse(src, Path::new("conf/cs-pulse.toml"), Path::new("/srv/cs")).unwrap();
+    assert_eq!(c.store_path, PathBuf::from("/srv/cs/state/pulse.db"));
+    // Absolute paths stay as they are.
+    assert_eq!(c.health_model, PathBuf::from("/etc/cs-pulse/health.toml"));
+    assert_eq!(
+        c.sources[0].kind,
+        SourceKind::Files {
+            dir: PathBuf::from("/srv/cs/exports")
+        }
+    );
+    // Defaults are relative to the config directory too.
+    let c = Config::parse("", Path::new("x.toml"), Path::new("/srv/cs")).unwrap();
+    assert_eq!(c.store_path, PathBuf::from("/srv/cs/cs-pulse.db"));
+    assert_eq!(c.health_model, PathBuf::from("/srv/cs/rules/health.toml"));
+}
+
+#[test]
+fn load_resolves_against_the_file_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cs-pulse.toml");
+    std::fs::write(&path, "[store]\npath = \"db/x.db\"\n").unwrap();
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.store_path, dir.path().join("db/x.db"));
+}
+
+#[test]
+fn rates_are_exact_from_floats_strings_and_integers() {
+    let src = "reporting_currency = \"eur\"\n[fx]\nUSD = 0.925925\ngbp = \"1.17\"\nCHF = 1\n";
+    let c = Config::parse(src, Path::new("c.toml"), Path::new("")).unwrap();
+    assert_eq!(c.fx.reporting(), Currency::EUR);
+    assert_eq!(c.fx.rate(Currency::USD), Some(dec!(0.925925)));
+    assert_eq!(c.fx.rate("GBP".parse().unwrap()), Some(dec!(1.17)));
+    assert_eq!(c.fx.rate("CHF".parse().unwrap()), Some(dec!(1)));
+}
+
+#[test]
+fn demo_sources_default_their_settings() {
+    let c = Config::parse(
+        "[sources.sample]\nkind = \"demo\"\nseed = 7\n",
+        Path::new("c.toml"),
+        Path::new(""),
+    )
+    .unwrap();
+    assert_eq!(
+        c.sources[0].kind,
+        SourceKind::Demo {
+            accounts: 500,
+            seed: 7,
+            months: 24
+        }
+    );
+}
+
+#[test]
+fn the_demo_config_needs_no_file() {
+    let c = Config::demo("demo.db");
+    assert_eq!(c.store_path, PathBuf::from("demo.db"));
+    assert_eq!(c.fx.rate(Currency::EUR), Some(dec!(1.08)));
+    assert_eq!(c.metrics.fx, c.fx);
+    assert_eq!(c.sources.len(), 1);
+    assert_eq!(c.sources[0].kind, SourceKind::DEMO_DEFAULT);
+}
+
+#[test]
+fn a_missing_file_says_how_to_create_one() {
+    let e = Config::load(Path::new("tests/fixtures/config/nope.toml")).unwrap_err();
+    assert!(matches!(e, ConfigError::Read { .. }));
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("cannot read tests/fixtures/config/nope.toml: ")
+            && msg.ends_with(" — create one from config.example.toml"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn every_validation_error_at_once() {
+    let (src, path) = fixture("broken.toml");
+    let e = Config::parse(&src, &path, Path::new("")).unwrap_err();
+    assert_eq!(e.len(), 14, "{e}");
+    insta::assert_snapshot!(errors("broken.toml"));
+}
+
+#[test]
+fn unknown_key_suggests_the_closest() {
+    insta::assert_snapshot!(errors("unknown_key.toml"));
+}
+
+#[test]
+fn syntax_error() {
+    insta::assert_snapshot!(errors("syntax.toml"));
+}
+
+#[test]
+fn wrong_type() {
+    insta::assert_snapshot!(errors("wrong_type.toml"));
+}
+
+#[test]
+fn load_reports_invalid_files_as_diagnostics() {
+    let e = Config::load(Path::new("tests/fixtures/config/unknown_key.toml")).unwrap_err();
+    let ConfigError::Invalid(d) = e else {
+        panic!("expected diagnostics")
+    };
+    assert_eq!(d.len(), 1);
+}
