@@ -4,6 +4,7 @@
 //! the default and only implementation so far.
 
 pub mod sqlite;
+pub mod usage_blob;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -40,6 +41,16 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The data handed to the store cannot be stored as it is (e.g. a child record pointing at
+    /// an account index that does not exist); nothing was changed.
+    #[error("cannot store the data: {0}")]
+    Invalid(String),
+    #[error("cannot create the store's directory {}: {source}", .path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[async_trait]

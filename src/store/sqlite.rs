@@ -1,2 +1,871 @@
-//! (stub)
-pub struct SqliteStore;
+//! The default store: one SQLite file, written and read through sqlx.
+//!
+//! Why it looks the way it does:
+//!
+//! - Every record table is keyed by (source, id) (costs by (source, position)); a sync replaces a
+//!   source with one transaction that deletes the source's rows and inserts the new ones, then
+//!   records the run, so a failure at any point leaves the file as it was.
+//! - sqlx costs tens of microseconds per statement, so rows are written in batches: each batch is
+//!   one JSON array bound as a single parameter and expanded by SQLite itself
+//!   (`INSERT ... SELECT ... FROM json_each(?)`). Rows are read back with streaming queries.
+//! - Daily usage (millions of rows) is kept as one compact binary BLOB per (source, account),
+//!   see [`super::usage_blob`] and `migrations/0001_records.sql`.
+//! - The file runs in WAL mode with `synchronous=NORMAL` (a crash may lose the last committed
+//!   sync but never corrupts the file or half-applies one), foreign keys on and a busy timeout,
+//!   so a reader (a chat command) and the syncing writer do not fail on each other.
+//!
+//! Loading merges every source into one [`Dataset`]: accounts by id (for each field the first
+//! source in name order that has a value wins), children attached to the merged accounts, in a
+//! deterministic order: accounts by id, children by (account, date, id, source).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use futures_util::TryStreamExt;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::Row;
+
+use super::{usage_blob, Store, StoreError, SyncOutcome, SyncRun};
+use crate::model::{
+    Account, AccountIx, Cost, Currency, Dataset, Renewal, RenewalOutcome, Subscription, SurveyKind,
+    SurveyResponse, Ticket, Usage, YearMonth,
+};
+
+/// Rows per JSON batch when writing (a few MB of JSON; well under SQLite's length limit).
+const WRITE_BATCH: usize = 20_000;
+/// Accounts per multi-row `INSERT` of usage blobs (4 parameters each, under the 32766 limit).
+const BLOB_BATCH: usize = 1_000;
+
+/// The record tables, in the order they are cleared.
+const TABLES: [&str; 7] = [
+    "accounts",
+    "subscriptions",
+    "survey_responses",
+    "tickets",
+    "renewals",
+    "costs",
+    "usage_blobs",
+];
+
+/// A store in one SQLite file (or in memory, for tests and the demo).
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn base_options() -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(30))
+        // 64 MiB of page cache per connection.
+        .pragma("cache_size", "-65536")
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file (and its directory) on first use, and brings
+    /// its schema up to date.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let options = base_options().filename(path).create_if_missing(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    /// A fresh store that lives in memory and disappears with the value (and its clones).
+    pub async fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        // One connection that is never closed: every connection to `:memory:` is its own database.
+        let options = base_options()
+            .filename(":memory:")
+            .journal_mode(SqliteJournalMode::Memory);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    async fn migrated(pool: SqlitePool) -> Result<SqliteStore, StoreError> {
+        sqlx::migrate!("src/store/migrations").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Closes every connection (waiting for those in use); later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("\"{s}\" is not an RFC 3339 timestamp")))
+}
+
+/// `INSERT INTO table (source, c1, c2, ...) SELECT ?1, value->>0, value->>1, ... FROM json_each(?2)`
+fn json_insert_sql(table: &str, columns: &[&str]) -> String {
+    let fields: Vec<String> = (0..columns.len()).map(|i| format!("value->>{i}")).collect();
+    format!(
+        "INSERT INTO {table} (source, {}) SELECT ?1, {} FROM json_each(?2)",
+        columns.join(", "),
+        fields.join(", ")
+    )
+}
+
+/// Appends one row, a JSON array of column values, to a batch.
+fn json_row<T: Serialize>(buf: &mut Vec<u8>, row: &T) -> Result<(), StoreError> {
+    serde_json::to_writer(buf, row)
+        .map_err(|e| StoreError::Invalid(format!("cannot encode a row: {e}")))
+}
+
+/// Inserts one row per item, `row` writing each as a JSON array of the columns' values, in
+/// batches of [`WRITE_BATCH`] rows.
+async fn insert_json<S>(
+    conn: &mut SqliteConnection,
+    source: &str,
+    table: &str,
+    columns: &[&str],
+    items: &[S],
+    row: impl Fn(&mut Vec<u8>, &S) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let sql = json_insert_sql(table, columns);
+    let mut buf: Vec<u8> = Vec::new();
+    for batch in items.chunks(WRITE_BATCH) {
+        buf.clear();
+        buf.push(b'[');
+        for (k, item) in batch.iter().enumerate() {
+            if k > 0 {
+                buf.push(b',');
+            }
+            row(&mut buf, item)?;
+        }
+        buf.push(b']');
+        let json = String::from_utf8(std::mem::take(&mut buf))
+            .map_err(|e| StoreError::Invalid(format!("{table}: {e}")))?;
+        sqlx::query(&sql)
+            .bind(source)
+            .bind(&json)
+            .execute(&mut *conn)
+            .await?;
+        buf = json.into_bytes();
+    }
+    Ok(())
+}
+
+/// The id of the account a child record points at, or an error for an index out of range.
+fn account_id<'a>(data: &'a Dataset, ix: AccountIx, what: &str) -> Result<&'a str, StoreError> {
+    data.accounts()
+        .get(ix as usize)
+        .map(|a| a.id.as_str())
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "{what} refers to account index {ix}, but there are only {} accounts",
+                data.accounts().len()
+            ))
+        })
+}
+
+async fn insert_usage(
+    conn: &mut SqliteConnection,
+    source: &str,
+    data: &Dataset,
+) -> Result<(), StoreError> {
+    let usage = &data.usage;
+    if usage.is_empty() {
+        return Ok(());
+    }
+    let n_accounts = data.accounts().len();
+    // Rows of each account in date order. Sources usually produce them sorted already; else a
+    // counting sort by account (linear) and a sort of each account's few rows by date.
+    let sorted = usage
+        .windows(2)
+        .all(|w| (w[0].account, w[0].date) <= (w[1].account, w[1].date));
+    let order: Vec<u32>;
+    let rows: Vec<&Usage> = if sorted {
+        usage.iter().collect()
+    } else {
+        let mut start = vec![0u32; n_accounts + 1];
+        for u in usage {
+            account_id(data, u.account, "a usage row")?;
+            start[u.account as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut next = start.clone();
+        let mut o = vec![0u32; usage.len()];
+        for (i, u) in usage.iter().enumerate() {
+            let slot = &mut next[u.account as usize];
+            o[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        for a in 0..n_accounts {
+            let (s, e) = (start[a] as usize, start[a + 1] as usize);
+            o[s..e].sort_by_key(|&i| usage[i as usize].date);
+        }
+        order = o;
+        order.iter().map(|&i| &usage[i as usize]).collect()
+    };
+
+    let mut blobs: Vec<(&str, i64, Vec<u8>)> = Vec::with_capacity(BLOB_BATCH);
+    let mut i = 0;
+    while i < rows.len() {
+        let account = rows[i].account;
+        let mut j = i + 1;
+        while j < rows.len() && rows[j].account == account {
+            j += 1;
+        }
+        let id = account_id(data, account, "a usage row")?;
+        let mut blob = Vec::new();
+        usage_blob::encode(rows[i..j].iter().copied(), &mut blob)
+            .map_err(|e| StoreError::Invalid(format!("usage of account \"{id}\": {e}")))?;
+        blobs.push((id, (j - i) as i64, blob));
+        if blobs.len() == BLOB_BATCH {
+            insert_blobs(conn, source, &mut blobs).await?;
+        }
+        i = j;
+    }
+    insert_blobs(conn, source, &mut blobs).await
+}
+
+async fn insert_blobs(
+    conn: &mut SqliteConnection,
+    source: &str,
+    blobs: &mut Vec<(&str, i64, Vec<u8>)>,
+) -> Result<(), StoreError> {
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..blobs.len())
+        .map(|k| format!("(?1, ?{}, ?{}, ?{})", 3 * k + 2, 3 * k + 3, 3 * k + 4))
+        .collect();
+    let sql = format!(
+        "INSERT INTO usage_blobs (source, account_id, days, data) VALUES {}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(source);
+    for (id, days, blob) in blobs.drain(..) {
+        q = q.bind(id).bind(days).bind(blob);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+async fn write_source(
+    conn: &mut SqliteConnection,
+    source: &str,
+    data: &Dataset,
+) -> Result<(), StoreError> {
+    for table in TABLES {
+        sqlx::query(&format!("DELETE FROM {table} WHERE source = ?1"))
+            .bind(source)
+            .execute(&mut *conn)
+            .await?;
+    }
+
+    insert_json(
+        conn,
+        source,
+        "accounts",
+        &[
+            "id",
+            "name",
+            "owner",
+            "segment",
+            "plan",
+            "created_at",
+            "renewal_date",
+            "licensed_seats",
+            "first_value_at",
+            "trial_started_at",
+            "trial_ended_at",
+            "converted_at",
+            "custom",
+        ],
+        data.accounts(),
+        |buf, a| {
+            json_row(
+                buf,
+                &(
+                    &a.id,
+                    &a.name,
+                    &a.owner,
+                    &a.segment,
+                    &a.plan,
+                    &a.created_at,
+                    &a.renewal_date,
+                    &a.licensed_seats,
+                    &a.first_value_at,
+                    &a.trial_started_at,
+                    &a.trial_ended_at,
+                    &a.converted_at,
+                    &a.custom,
+                ),
+            )
+        },
+    )
+    .await?;
+
+    insert_json(
+        conn,
+        source,
+        "subscriptions",
+        &[
+            "id",
+            "account_id",
+            "mrr",
+            "currency",
+            "start_date",
+            "end_date",
+        ],
+        &data.subscriptions,
+        |buf, s| {
+            json_row(
+                buf,
+                &(
+                    &s.id,
+                    account_id(data, s.account, "a subscription")?,
+                    &s.mrr,
+                    s.currency.as_str(),
+                    &s.start_date,
+                    &s.end_date,
+                ),
+            )
+        },
+    )
+    .await?;
+
+    insert_json(
+        conn,
+        source,
+        "survey_responses",
+        &[
+            "id",
+            "account_id",
+            "kind",
+            "score",
+            "submitted_at",
+            "comment",
+        ],
+        &data.survey_responses,
+        |buf, r| {
+            json_row(
+                buf,
+                &(
+                    &r.id,
+                    account_id(data, r.account, "a survey response")?,
+                    r.kind.as_str(),
+                    r.score,
+                    &r.submitted_at,
+                    &r.comment,
+                ),
+            )
+        },
+    )
+    .await?;
+
+    insert_json(
+        conn,
+        source,
+        "tickets",
+        &[
+            "id",
+            "account_id",
+            "opened_at",
+            "resolved_at",
+            "first_response_at",
+            "contacts",
+        ],
+        &data.tickets,
+        |buf, t| {
+            json_row(
+                buf,
+                &(
+                    &t.id,
+                    account_id(data, t.account, "a ticket")?,
+                    &t.opened_at,
+                    &t.resolved_at,
+                    &t.first_response_at,
+                    &t.contacts,
+                ),
+            )
+        },
+    )
+    .await?;
+
+    insert_json(
+        conn,
+        source,
+        "renewals",
+        &["id", "account_id", "due_date", "outcome", "amount"],
+        &data.renewals,
+        |buf, r| {
+            json_row(
+                buf,
+                &(
+                    &r.id,
+                    account_id(data, r.account, "a renewal")?,
+                    &r.due_date,
+                    r.outcome.as_str(),
+                    &r.amount,
+                ),
+            )
+        },
+    )
+    .await?;
+
+    let costs: Vec<(usize, &Cost)> = data.costs.iter().enumerate().collect();
+    insert_json(
+        conn,
+        source,
+        "costs",
+        &["seq", "month", "amount"],
+        &costs,
+        |buf, (i, c)| json_row(buf, &(i, c.month.to_string(), &c.amount)),
+    )
+    .await?;
+
+    insert_usage(conn, source, data).await
+}
+
+async fn insert_run(conn: &mut SqliteConnection, run: &SyncRun) -> Result<(), StoreError> {
+    let (outcome, error) = match &run.outcome {
+        SyncOutcome::Ok => ("ok", None),
+        SyncOutcome::Failed(e) => ("failed", Some(e.as_str())),
+    };
+    sqlx::query(
+        "INSERT INTO sync_runs (source, started_at, finished_at, rows, accounts, outcome, error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(&run.source)
+    .bind(timestamp(run.started_at))
+    .bind(timestamp(run.finished_at))
+    .bind(i64::try_from(run.rows).unwrap_or(i64::MAX))
+    .bind(i64::try_from(run.accounts).unwrap_or(i64::MAX))
+    .bind(outcome)
+    .bind(error)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+fn corrupt(table: &str, what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{table}: {what}"))
+}
+
+/// `YYYY-MM-DD`, parsed without chrono's general-purpose parser (millions of calls per load).
+fn parse_date(table: &str, s: &str) -> Result<NaiveDate, StoreError> {
+    let b = s.as_bytes();
+    let fast = if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let num = |r: std::ops::Range<usize>| {
+            b[r].iter().try_fold(0u32, |n, &c| {
+                c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+            })
+        };
+        match (num(0..4), num(5..7), num(8..10)) {
+            (Some(y), Some(m), Some(d)) => NaiveDate::from_ymd_opt(y as i32, m, d),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    fast.or_else(|| NaiveDate::from_str(s).ok())
+        .ok_or_else(|| corrupt(table, format!("\"{s}\" is not a date")))
+}
+
+fn parse_opt_date(table: &str, s: Option<&str>) -> Result<Option<NaiveDate>, StoreError> {
+    s.map(|s| parse_date(table, s)).transpose()
+}
+
+fn parse_decimal(table: &str, s: &str) -> Result<Decimal, StoreError> {
+    Decimal::from_str(s).map_err(|_| corrupt(table, format!("\"{s}\" is not a decimal number")))
+}
+
+fn parse_count(table: &str, n: Option<i64>) -> Result<Option<u32>, StoreError> {
+    n.map(|n| u32::try_from(n).map_err(|_| corrupt(table, format!("{n} is not a count"))))
+        .transpose()
+}
+
+/// Merges account records of one id from several sources (in source name order): the first
+/// non-empty value of each field wins.
+fn merge_account(into: &mut Account, other: Account) {
+    fn fill<T>(a: &mut Option<T>, b: Option<T>, empty: impl Fn(&T) -> bool) {
+        if a.as_ref().map_or(true, &empty) && b.as_ref().is_some_and(|v| !empty(v)) {
+            *a = b;
+        }
+    }
+    let no_text = |s: &String| s.is_empty();
+    let never = |_: &NaiveDate| false;
+    if into.name.is_empty() {
+        into.name = other.name;
+    }
+    fill(&mut into.owner, other.owner, no_text);
+    fill(&mut into.segment, other.segment, no_text);
+    fill(&mut into.plan, other.plan, no_text);
+    fill(&mut into.created_at, other.created_at, never);
+    fill(&mut into.renewal_date, other.renewal_date, never);
+    fill(&mut into.licensed_seats, other.licensed_seats, |_| false);
+    fill(&mut into.first_value_at, other.first_value_at, never);
+    fill(&mut into.trial_started_at, other.trial_started_at, never);
+    fill(&mut into.trial_ended_at, other.trial_ended_at, never);
+    fill(&mut into.converted_at, other.converted_at, never);
+    for (k, v) in other.custom {
+        let slot = into.custom.entry(k).or_default();
+        if slot.is_empty() {
+            *slot = v;
+        }
+    }
+}
+
+async fn load_accounts(conn: &mut SqliteConnection) -> Result<Dataset, StoreError> {
+    const T: &str = "accounts";
+    let mut accounts: Vec<(String, Account)> = Vec::new();
+    let mut rows = sqlx::query(
+        "SELECT source, id, name, owner, segment, plan, created_at, renewal_date, licensed_seats, \
+         first_value_at, trial_started_at, trial_ended_at, converted_at, custom FROM accounts",
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        let id: String = r.try_get(1)?;
+        let custom: BTreeMap<String, String> = serde_json::from_str(r.try_get(13)?)
+            .map_err(|e| corrupt(T, format!("custom fields of \"{id}\": {e}")))?;
+        let account = Account {
+            name: r.try_get(2)?,
+            owner: r.try_get(3)?,
+            segment: r.try_get(4)?,
+            plan: r.try_get(5)?,
+            created_at: parse_opt_date(T, r.try_get(6)?)?,
+            renewal_date: parse_opt_date(T, r.try_get(7)?)?,
+            licensed_seats: parse_count(T, r.try_get(8)?)?,
+            first_value_at: parse_opt_date(T, r.try_get(9)?)?,
+            trial_started_at: parse_opt_date(T, r.try_get(10)?)?,
+            trial_ended_at: parse_opt_date(T, r.try_get(11)?)?,
+            converted_at: parse_opt_date(T, r.try_get(12)?)?,
+            custom,
+            id,
+        };
+        accounts.push((r.try_get(0)?, account));
+    }
+    drop(rows);
+    accounts.sort_unstable_by(|a, b| a.1.id.cmp(&b.1.id).then_with(|| a.0.cmp(&b.0)));
+    let mut merged: Vec<Account> = Vec::with_capacity(accounts.len());
+    for (_, a) in accounts {
+        match merged.last_mut() {
+            Some(last) if last.id == a.id => merge_account(last, a),
+            _ => merged.push(a),
+        }
+    }
+    Dataset::new(merged).map_err(|e| corrupt(T, e))
+}
+
+fn ix_of(ds: &Dataset, table: &str, id: &str, account_id: &str) -> Result<AccountIx, StoreError> {
+    ds.account_ix(account_id).ok_or_else(|| {
+        corrupt(
+            table,
+            format!("record \"{id}\" refers to account \"{account_id}\", which is not stored"),
+        )
+    })
+}
+
+/// Reads every row of a child table in (source, id) order, turning each into a record.
+async fn load_table<T>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    columns: &str,
+    mut record: impl FnMut(&SqliteRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let sql = format!("SELECT {columns} FROM {table} ORDER BY source, id");
+    let mut out = Vec::new();
+    let mut rows = sqlx::query(&sql).fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        out.push(record(&r)?);
+    }
+    Ok(out)
+}
+
+/// Sorts child records by (account, date, id); among equals the stored (source, id) order stays.
+fn sort_children<T>(v: &mut [T], key: impl Fn(&T) -> (AccountIx, NaiveDate, &str)) {
+    v.sort_by(|a, b| key(a).cmp(&key(b)));
+}
+
+async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<(), StoreError> {
+    const S: &str = "subscriptions";
+    let mut subs = load_table(
+        conn,
+        S,
+        "id, account_id, mrr, currency, start_date, end_date",
+        |r| {
+            let id: String = r.try_get(0)?;
+            Ok(Subscription {
+                account: ix_of(ds, S, &id, r.try_get(1)?)?,
+                mrr: parse_decimal(S, r.try_get(2)?)?,
+                currency: Currency::from_str(r.try_get(3)?).map_err(|e| corrupt(S, e))?,
+                start_date: parse_date(S, r.try_get(4)?)?,
+                end_date: parse_opt_date(S, r.try_get(5)?)?,
+                id,
+            })
+        },
+    )
+    .await?;
+    sort_children(&mut subs, |s| (s.account, s.start_date, &s.id));
+
+    const V: &str = "survey_responses";
+    let mut surveys = load_table(
+        conn,
+        V,
+        "id, account_id, kind, score, submitted_at, comment",
+        |r| {
+            let id: String = r.try_get(0)?;
+            let kind: &str = r.try_get(2)?;
+            let score: i64 = r.try_get(3)?;
+            Ok(SurveyResponse {
+                account: ix_of(ds, V, &id, r.try_get(1)?)?,
+                kind: SurveyKind::from_str(kind)
+                    .map_err(|_| corrupt(V, format!("unknown kind \"{kind}\"")))?,
+                score: u8::try_from(score)
+                    .map_err(|_| corrupt(V, format!("score {score} of \"{id}\"")))?,
+                submitted_at: parse_date(V, r.try_get(4)?)?,
+                comment: r.try_get(5)?,
+                id,
+            })
+        },
+    )
+    .await?;
+    sort_children(&mut surveys, |s| (s.account, s.submitted_at, &s.id));
+
+    const K: &str = "tickets";
+    let mut tickets = load_table(
+        conn,
+        K,
+        "id, account_id, opened_at, resolved_at, first_response_at, contacts",
+        |r| {
+            let id: String = r.try_get(0)?;
+            Ok(Ticket {
+                account: ix_of(ds, K, &id, r.try_get(1)?)?,
+                opened_at: parse_date(K, r.try_get(2)?)?,
+                resolved_at: parse_opt_date(K, r.try_get(3)?)?,
+                first_response_at: parse_opt_date(K, r.try_get(4)?)?,
+                contacts: parse_count(K, r.try_get(5)?)?,
+                id,
+            })
+        },
+    )
+    .await?;
+    sort_children(&mut tickets, |t| (t.account, t.opened_at, &t.id));
+
+    const R: &str = "renewals";
+    let mut renewals = load_table(conn, R, "id, account_id, due_date, outcome, amount", |r| {
+        let id: String = r.try_get(0)?;
+        let outcome: &str = r.try_get(3)?;
+        Ok(Renewal {
+            account: ix_of(ds, R, &id, r.try_get(1)?)?,
+            due_date: parse_date(R, r.try_get(2)?)?,
+            outcome: RenewalOutcome::from_str(outcome)
+                .map_err(|_| corrupt(R, format!("unknown outcome \"{outcome}\"")))?,
+            amount: r
+                .try_get::<Option<&str>, _>(4)?
+                .map(|a| parse_decimal(R, a))
+                .transpose()?,
+            id,
+        })
+    })
+    .await?;
+    sort_children(&mut renewals, |r| (r.account, r.due_date, &r.id));
+
+    const C: &str = "costs";
+    let mut costs: Vec<Cost> = Vec::new();
+    let mut rows = sqlx::query("SELECT month, amount FROM costs ORDER BY month, source, seq")
+        .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        let month: &str = r.try_get(0)?;
+        costs.push(Cost {
+            month: YearMonth::from_str(month)
+                .map_err(|_| corrupt(C, format!("\"{month}\" is not a month")))?,
+            amount: parse_decimal(C, r.try_get(1)?)?,
+        });
+    }
+    drop(rows);
+
+    ds.subscriptions = subs;
+    ds.survey_responses = surveys;
+    ds.tickets = tickets;
+    ds.renewals = renewals;
+    ds.costs = costs;
+    Ok(())
+}
+
+/// Decodes every usage blob. Blobs are read per source in account id order, which is the order
+/// of the merged accounts (both compare ids byte by byte), so one source's rows come out sorted
+/// by (account, date); several sources are merged by a stable sort.
+async fn load_usage(conn: &mut SqliteConnection, ds: &Dataset) -> Result<Vec<Usage>, StoreError> {
+    const U: &str = "usage_blobs";
+    let sources: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT source FROM usage_blobs ORDER BY source")
+            .fetch_all(&mut *conn)
+            .await?;
+    let total: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(days), 0) FROM usage_blobs")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut usage: Vec<Usage> = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    let mut sorted = true;
+    for source in &sources {
+        let mut rows = sqlx::query(
+            "SELECT account_id, days, data FROM usage_blobs WHERE source = ?1 ORDER BY account_id",
+        )
+        .bind(source)
+        .fetch(&mut *conn);
+        let mut previous: Option<AccountIx> = None;
+        while let Some(r) = rows.try_next().await? {
+            let account_id: &str = r.try_get(0)?;
+            let days: i64 = r.try_get(1)?;
+            let blob: &[u8] = r.try_get(2)?;
+            let ix = ds.account_ix(account_id).ok_or_else(|| {
+                corrupt(
+                    U,
+                    format!("usage of account \"{account_id}\", which is not stored"),
+                )
+            })?;
+            let before = usage.len();
+            usage_blob::decode(blob, ix, &mut usage)
+                .map_err(|e| corrupt(U, format!("usage of account \"{account_id}\": {e}")))?;
+            if usage.len() - before != usize::try_from(days).unwrap_or(usize::MAX) {
+                return Err(corrupt(
+                    U,
+                    format!("usage of account \"{account_id}\" should hold {days} days"),
+                ));
+            }
+            sorted &= previous.map_or(true, |p| p < ix);
+            previous = Some(ix);
+        }
+    }
+    if sources.len() > 1 || !sorted {
+        usage.sort_by_key(|u| (u.account, u.date));
+    }
+    Ok(usage)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn replace_source(
+        &self,
+        source: &str,
+        data: &Dataset,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+    ) -> Result<SyncRun, StoreError> {
+        let run = SyncRun {
+            source: source.to_string(),
+            started_at,
+            finished_at,
+            rows: data.record_count() as u64,
+            accounts: data.accounts().len() as u64,
+            outcome: SyncOutcome::Ok,
+        };
+        // IMMEDIATE: take the write lock now (waiting up to the busy timeout) rather than fail
+        // half-way when another writer holds it. Dropping `tx` on an error rolls back.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        write_source(&mut tx, source, data).await?;
+        insert_run(&mut tx, &run).await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    async fn record_failure(
+        &self,
+        source: &str,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<SyncRun, StoreError> {
+        let run = SyncRun {
+            source: source.to_string(),
+            started_at,
+            finished_at,
+            rows: 0,
+            accounts: 0,
+            outcome: SyncOutcome::Failed(error.to_string()),
+        };
+        let mut conn = self.pool.acquire().await?;
+        insert_run(&mut conn, &run).await?;
+        Ok(run)
+    }
+
+    async fn load(&self) -> Result<Dataset, StoreError> {
+        // One read transaction: every table is read from the same snapshot, even while a sync
+        // commits in between.
+        let mut tx = self.pool.begin().await?;
+        let mut ds = load_accounts(&mut tx).await?;
+        load_children(&mut tx, &mut ds).await?;
+        ds.usage = load_usage(&mut tx, &ds).await?;
+        tx.commit().await?;
+        Ok(ds)
+    }
+
+    async fn sync_runs(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SyncRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT source, started_at, finished_at, rows, accounts, outcome, error FROM sync_runs \
+             WHERE ?1 IS NULL OR source = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(source)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let outcome: &str = r.try_get(5)?;
+                let count = |i: usize| -> Result<u64, StoreError> {
+                    let n: i64 = r.try_get(i)?;
+                    u64::try_from(n).map_err(|_| corrupt("sync_runs", format!("count {n}")))
+                };
+                Ok(SyncRun {
+                    source: r.try_get(0)?,
+                    started_at: parse_timestamp(r.try_get(1)?)?,
+                    finished_at: parse_timestamp(r.try_get(2)?)?,
+                    rows: count(3)?,
+                    accounts: count(4)?,
+                    outcome: match outcome {
+                        "ok" => SyncOutcome::Ok,
+                        _ => SyncOutcome::Failed(
+                            r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
+                        ),
+                    },
+                })
+            })
+            .collect()
+    }
+}
