@@ -331,7 +331,7 @@ mod tests {
             6..1000,
             text.len()..text.len(),
             1000..2000,
-            5..3,
+            Range { start: 5, end: 3 },
         ];
         for span in spans {
             let mut d = Diagnostics::for_source("f.toml", text);

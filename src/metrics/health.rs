@@ -246,12 +246,15 @@ struct RawBand {
     below: Option<Spanned<Number>>,
 }
 
+/// `[[value, score], ...]`, each number with its span.
+type RawPoints = Spanned<Vec<Spanned<Vec<Spanned<Number>>>>>;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMeasure {
     metric: Option<Spanned<String>>,
     weight: Option<Spanned<Number>>,
-    points: Option<Spanned<Vec<Spanned<Vec<Spanned<Number>>>>>>,
+    points: Option<RawPoints>,
 }
 
 const BANDS_EXAMPLE: &str =
@@ -289,7 +292,7 @@ impl Validator<'_> {
         }
         let mut models = Vec::new();
         let mut names: HashMap<String, ()> = HashMap::new();
-        let mut segment_owner: HashMap<String, String> = HashMap::new();
+        let mut segment_owner: HashMap<String, (usize, String)> = HashMap::new();
         let mut default: Option<String> = None;
         for (i, spanned) in raw.model.into_iter().enumerate() {
             let header = self.header(spanned.span());
@@ -318,7 +321,7 @@ impl Validator<'_> {
                     format!("model {}", i + 1)
                 }
             };
-            let segments = self.segments(&raw, &name, &mut segment_owner);
+            let segments = self.segments(&raw, (i, &name), &mut segment_owner);
             if raw.segments.is_none() {
                 if let Some(first) = &default {
                     self.error(
@@ -352,8 +355,8 @@ impl Validator<'_> {
     fn segments(
         &mut self,
         raw: &RawModel,
-        model: &str,
-        owner: &mut HashMap<String, String>,
+        (index, model): (usize, &str),
+        owner: &mut HashMap<String, (usize, String)>,
     ) -> Vec<String> {
         let Some(list) = &raw.segments else {
             return vec![];
@@ -374,20 +377,23 @@ impl Validator<'_> {
                 self.error(Some(s.span()), "a segment name cannot be empty", "");
                 continue;
             }
-            if let Some(other) = owner.get(seg) {
-                let msg = if other == model {
-                    format!("segment `{seg}` is listed twice")
+            if let Some((other_index, other)) = owner.get(seg) {
+                if *other_index == index {
+                    self.error(
+                        Some(s.span()),
+                        format!("segment `{seg}` is listed twice"),
+                        "remove one of the two",
+                    );
                 } else {
-                    format!("segment `{seg}` already has model `{other}`")
-                };
-                self.error(
-                    Some(s.span()),
-                    msg,
-                    "a segment is scored by one model: remove it from one of the lists",
-                );
+                    self.error(
+                        Some(s.span()),
+                        format!("segment `{seg}` already has model `{other}`"),
+                        "a segment is scored by one model: remove it from one of the two lists",
+                    );
+                }
                 continue;
             }
-            owner.insert(seg.clone(), model.to_string());
+            owner.insert(seg.clone(), (index, model.to_string()));
             out.push(seg.clone());
         }
         out
@@ -481,7 +487,7 @@ impl Validator<'_> {
                         Some(v)
                     }
                     Err(e) => {
-                        self.error(Some(n.span()), format!("`below` is not a number: {e}"), "");
+                        self.error(Some(n.span()), format!("`below` {e}"), "");
                         None
                     }
                 },
@@ -531,11 +537,7 @@ impl Validator<'_> {
                         None
                     }
                     Err(e) => {
-                        self.error(
-                            Some(w.span()),
-                            format!("the weight is not a number: {e}"),
-                            "",
-                        );
+                        self.error(Some(w.span()), format!("the weight {e}"), "");
                         None
                     }
                 },
@@ -601,7 +603,7 @@ impl Validator<'_> {
 
     fn points(
         &mut self,
-        raw: Option<&Spanned<Vec<Spanned<Vec<Spanned<Number>>>>>>,
+        raw: Option<&RawPoints>,
         header: Range<usize>,
     ) -> Option<Vec<(Decimal, Decimal)>> {
         const HINT: &str =
@@ -641,11 +643,7 @@ impl Validator<'_> {
             let xv = match x.get_ref().decimal() {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    self.error(
-                        Some(x.span()),
-                        format!("a point's value is not a number: {e}"),
-                        HINT,
-                    );
+                    self.error(Some(x.span()), format!("a point's value {e}"), HINT);
                     None
                 }
             };
@@ -660,11 +658,7 @@ impl Validator<'_> {
                 }
                 Ok(v) => Some(v),
                 Err(e) => {
-                    self.error(
-                        Some(y.span()),
-                        format!("a point's score is not a number: {e}"),
-                        HINT,
-                    );
+                    self.error(Some(y.span()), format!("a point's score {e}"), HINT);
                     None
                 }
             };
