@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io;
+use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -321,7 +321,7 @@ fn show(s: &str) -> String {
 /// One CSV file being read: its header resolved against the format, and its errors so far.
 struct Table<'p> {
     format: &'static FileFormat,
-    rdr: csv::Reader<File>,
+    rdr: Records,
     /// For each column of the format, its position in the file's records (None: not in header).
     pos: Vec<Option<usize>>,
     /// Number of header fields; every row must have as many.
@@ -341,10 +341,7 @@ struct Col(usize);
 
 impl<'p> Table<'p> {
     fn open(format: &'static FileFormat, file: File, progress: &'p ProgressBar) -> Table<'p> {
-        let rdr = csv::ReaderBuilder::new()
-            .flexible(true)
-            .buffer_capacity(1 << 20)
-            .from_reader(file);
+        let rdr = Records::new(file);
         let mut t = Table {
             format,
             rdr,
@@ -362,15 +359,19 @@ impl<'p> Table<'p> {
 
     fn read_header(&mut self) {
         let format = self.format;
-        let header = match self.rdr.byte_headers() {
-            Ok(h) => h.clone(),
+        let line = match self.rdr.next() {
+            Ok(Some(line)) => line,
+            Ok(None) => 1,
             Err(e) => {
                 self.fail(e);
                 return;
             }
         };
-        if header.is_empty() || (header.len() == 1 && header[0].trim_ascii().is_empty()) {
-            self.errors.add(1, None, || {
+        let header = &self.rdr.rec;
+        if header.len() == 0
+            || (header.len() == 1 && header.iter().all(|f| f.trim_ascii().is_empty()))
+        {
+            self.errors.add(line, None, || {
                 format!(
                     "the file is empty; expected a header row naming the columns ({})",
                     format.column_list()
@@ -382,8 +383,12 @@ impl<'p> Table<'p> {
         let mut names: Vec<String> = Vec::with_capacity(header.len());
         for (i, raw) in header.iter().enumerate() {
             let Ok(name) = std::str::from_utf8(raw) else {
-                self.errors.add(1, None, || {
-                    format!("header field {} is not valid UTF-8 text", i + 1)
+                self.errors.add(line, None, || {
+                    format!(
+                        "header field {} is not valid UTF-8 text ({}); save the file as UTF-8",
+                        i + 1,
+                        show(&String::from_utf8_lossy(raw))
+                    )
                 });
                 names.push(String::new());
                 continue;
@@ -391,18 +396,19 @@ impl<'p> Table<'p> {
             let name = name.trim();
             names.push(name.to_string());
             if name.is_empty() {
-                self.errors.add(1, None, || {
+                self.errors.add(line, None, || {
                     format!("header field {} is empty; every column needs a name", i + 1)
                 });
             } else if names[..i].iter().any(|n| n == name) {
-                self.errors
-                    .add(1, Some(name), || "appears twice in the header".to_string());
+                self.errors.add(line, Some(name), || {
+                    "appears twice in the header".to_string()
+                });
             } else if let Some(ci) = format.column_index(name) {
                 self.pos[ci] = Some(i);
             } else if format.extra_columns {
                 self.extra.push((i, name.to_string()));
             } else {
-                self.errors.add(1, Some(name), || {
+                self.errors.add(line, Some(name), || {
                     let hint = similar(name, format.columns.iter().map(|c| c.name))
                         .map(|s| format!(" (did you mean {s}?)"))
                         .unwrap_or_default();
@@ -416,7 +422,7 @@ impl<'p> Table<'p> {
         }
         for (ci, c) in format.columns.iter().enumerate() {
             if c.required && self.pos[ci].is_none() {
-                self.errors.add(1, Some(c.name), || {
+                self.errors.add(line, Some(c.name), || {
                     let hint = similar(c.name, names.iter().map(String::as_str))
                         .map(|s| format!(" (the header has {s:?}; names are exact and lower-case)"))
                         .unwrap_or_default();
@@ -427,11 +433,7 @@ impl<'p> Table<'p> {
         self.readable = true;
     }
 
-    fn fail(&mut self, e: csv::Error) {
-        let e = match e.into_kind() {
-            csv::ErrorKind::Io(e) => e,
-            other => io::Error::other(format!("{other:?}")),
-        };
+    fn fail(&mut self, e: io::Error) {
         self.io_error = Some(e);
         self.readable = false;
     }
@@ -452,30 +454,34 @@ impl<'p> Table<'p> {
         if !self.readable {
             return;
         }
-        let mut rec = csv::ByteRecord::new();
-        let mut last_byte = self.rdr.position().byte();
+        let mut last_byte = 0;
         let mut n: u32 = 0;
         loop {
-            match self.rdr.read_byte_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
+            let line = match self.rdr.next() {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
                 Err(e) => {
                     self.fail(e);
-                    return;
+                    break;
                 }
-            }
-            let line = rec.position().map_or(0, |p| p.line());
+            };
+            let rec = &self.rdr.rec;
             if rec.len() != self.width {
                 let (got, want) = (rec.len(), self.width);
                 self.errors.add(line, None, || {
                     format!(
-                        "the row has {got} field{}, the header has {want}",
-                        if got == 1 { "" } else { "s" }
+                        "the row has {got} field{}, the header has {want}{}",
+                        if got == 1 { "" } else { "s" },
+                        if got > want {
+                            " (a value containing a comma must be in double quotes)"
+                        } else {
+                            ""
+                        }
                     )
                 });
             } else {
                 let mut row = Row {
-                    rec: &rec,
+                    rec,
                     line,
                     pos: &self.pos,
                     format: self.format,
@@ -486,13 +492,129 @@ impl<'p> Table<'p> {
             n += 1;
             if n == PROGRESS_EVERY {
                 n = 0;
-                let b = self.rdr.position().byte();
+                let b = self.rdr.bytes;
                 self.progress.inc(b.saturating_sub(last_byte));
                 last_byte = b;
             }
         }
-        let b = self.rdr.position().byte();
+        let b = self.rdr.bytes;
         self.progress.inc(b.saturating_sub(last_byte));
+    }
+}
+
+/// Reads CSV records with exact 1-based line numbers and byte counts.
+///
+/// It drives `csv_core` directly because the `csv` crate's record positions are off after blank
+/// lines and with CRLF line ends (rust-csv issues #208 and #395), and error messages must name
+/// the right line. Blank lines between records are skipped (and counted).
+struct Records {
+    src: BufReader<File>,
+    core: csv_core::Reader,
+    rec: RawRecord,
+    /// The line of the next unread byte.
+    line: u64,
+    /// Bytes consumed so far.
+    bytes: u64,
+}
+
+/// One record: its unescaped fields concatenated, and where each ends.
+#[derive(Default)]
+struct RawRecord {
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    len: usize,
+}
+
+impl RawRecord {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.len {
+            return None;
+        }
+        let start = match i {
+            0 => 0,
+            _ => *self.ends.get(i - 1)?,
+        };
+        let end = *self.ends.get(i)?;
+        self.out.get(start..end)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.len).map(|i| self.get(i).unwrap_or_default())
+    }
+}
+
+impl Records {
+    fn new(file: File) -> Records {
+        Records {
+            src: BufReader::with_capacity(1 << 20, file),
+            core: csv_core::Reader::new(),
+            rec: RawRecord {
+                out: vec![0; 1024],
+                ends: vec![0; 32],
+                len: 0,
+            },
+            line: 1,
+            bytes: 0,
+        }
+    }
+
+    /// Reads the next record into `self.rec`; returns the line it starts on, `None` at the end.
+    fn next(&mut self) -> io::Result<Option<u64>> {
+        use csv_core::ReadRecordResult as R;
+        let (mut outlen, mut endlen) = (0, 0);
+        let mut start_line = None;
+        loop {
+            let input = self.src.fill_buf()?;
+            let mut skipped = 0;
+            if start_line.is_none() {
+                // Blank lines before the record: csv_core skips them too, but uncounted.
+                while let Some(&b) = input.get(skipped) {
+                    if b != b'\n' && b != b'\r' {
+                        break;
+                    }
+                    self.line += u64::from(b == b'\n');
+                    skipped += 1;
+                }
+                if skipped == input.len() && !input.is_empty() {
+                    self.src.consume(skipped);
+                    self.bytes += skipped as u64;
+                    continue;
+                }
+                start_line = Some(self.line);
+            }
+            let rest = input.get(skipped..).unwrap_or_default();
+            let (res, nin, nout, nend) = self.core.read_record(
+                rest,
+                self.rec.out.get_mut(outlen..).unwrap_or_default(),
+                self.rec.ends.get_mut(endlen..).unwrap_or_default(),
+            );
+            let consumed = rest.get(..nin).unwrap_or_default();
+            self.line += consumed.iter().filter(|&&b| b == b'\n').count() as u64;
+            self.src.consume(skipped + nin);
+            self.bytes += (skipped + nin) as u64;
+            outlen += nout;
+            endlen += nend;
+            match res {
+                R::InputEmpty => {}
+                R::OutputFull => {
+                    let n = self.rec.out.len().max(1024) * 2;
+                    self.rec.out.resize(n, 0);
+                }
+                R::OutputEndsFull => {
+                    let n = self.rec.ends.len().max(32) * 2;
+                    self.rec.ends.resize(n, 0);
+                }
+                R::Record => {
+                    self.rec.len = endlen;
+                    return Ok(start_line);
+                }
+                R::End => return Ok(None),
+            }
+        }
     }
 }
 
@@ -544,7 +666,7 @@ impl<T> V<T> {
 
 /// One data row, with typed accessors that record an error for every bad value.
 struct Row<'r> {
-    rec: &'r csv::ByteRecord,
+    rec: &'r RawRecord,
     line: u64,
     pos: &'r [Option<usize>],
     format: &'static FileFormat,
@@ -573,7 +695,10 @@ impl<'r> Row<'r> {
             },
             Err(_) => {
                 self.errors.add(self.line, Some(column), || {
-                    "is not valid UTF-8 text".to_string()
+                    format!(
+                        "{} is not valid UTF-8 text; save the file as UTF-8",
+                        show(&String::from_utf8_lossy(raw))
+                    )
                 });
                 V::Bad
             }
@@ -618,7 +743,19 @@ impl<'r> Row<'r> {
     fn date(&mut self, c: Col) -> V<NaiveDate> {
         self.parse(c, parse_date, |e, s| match e {
             DateError::Shape => format!("{} is not a date (expected YYYY-MM-DD)", show(s)),
-            DateError::NoSuchDay => format!("{} is not a date: there is no such day", show(s)),
+            DateError::NoSuchDay => {
+                // The shape was checked: the month or the day is out of range.
+                let (ym, m, day) = (s.get(..7), s.get(5..7), s.get(8..));
+                match (ym, m, day) {
+                    (Some(_), Some(m), _) if !("01"..="12").contains(&m) => {
+                        format!("{} is not a date: there is no month {m}", show(s))
+                    }
+                    (Some(ym), _, Some(day)) => {
+                        format!("{} is not a date: {ym} has no day {day}", show(s))
+                    }
+                    _ => format!("{} is not a date", show(s)),
+                }
+            }
         })
     }
 
