@@ -351,6 +351,22 @@ mod tests {
     }
 
     #[test]
+    fn several_files_in_report_order_sorted_by_position() {
+        let mut d = Diagnostics::for_source("b.toml", "x = 1\ny = 2\n");
+        d.add_source("a.toml", "z = 3\n");
+        d.push(Diagnostic::new("b.toml", "second line").at(6..7));
+        d.push(Diagnostic::new("a.toml", "in a").at(0..1));
+        d.push(Diagnostic::new("b.toml", "first line").at(0..1));
+        let out = d.render();
+        let pos = |s: &str| out.find(s).unwrap();
+        assert!(pos("first line") < pos("second line"));
+        assert!(pos("second line") < pos("in a"));
+        assert!(out.contains(" --> b.toml:2:1"));
+        assert!(out.ends_with("3 errors in b.toml, a.toml"), "{out}");
+        assert_eq!(d.location(d.iter().next().unwrap()), "b.toml:2:1");
+    }
+
+    #[test]
     fn end_of_file_is_shown_after_the_last_character() {
         let text = "a = 1\nb = \n\n";
         let mut d = Diagnostics::for_source("f.toml", text);

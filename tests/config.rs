@@ -196,3 +196,27 @@ fn load_reports_invalid_files_as_diagnostics() {
     };
     assert_eq!(d.len(), 1);
 }
+
+#[test]
+fn never_panics_on_truncated_or_mangled_files() {
+    for name in ["broken.toml", "syntax.toml"] {
+        let (src, path) = fixture(name);
+        check_prefixes(&src, &path);
+    }
+    let example = std::fs::read_to_string("config.example.toml").unwrap();
+    check_prefixes(&example, Path::new("config.example.toml"));
+}
+
+/// Parses every prefix of `src` and every version with one byte replaced by a quote, rendering
+/// any errors: nothing may panic.
+fn check_prefixes(src: &str, path: &Path) {
+    let cuts = (0..=src.len()).filter(|i| src.is_char_boundary(*i));
+    for i in cuts {
+        let mangled = format!("{}\"{}", &src[..i], &src[i..]);
+        for text in [&src[..i], mangled.as_str()] {
+            if let Err(d) = Config::parse(text, path, Path::new("")) {
+                assert!(!d.to_string().is_empty());
+            }
+        }
+    }
+}

@@ -311,3 +311,22 @@ fn a_missing_file_is_a_read_error() {
         .to_string()
         .starts_with("cannot read tests/fixtures/health/nope.toml: "));
 }
+
+#[test]
+fn never_panics_on_truncated_or_mangled_files() {
+    let broken = std::fs::read_to_string("tests/fixtures/health/broken.toml").unwrap();
+    for src in [DEFAULT_HEALTH_MODEL, broken.as_str()] {
+        // Every 7th cut keeps this fast in debug builds while hitting every kind of line.
+        for i in (0..=src.len())
+            .step_by(7)
+            .filter(|i| src.is_char_boundary(*i))
+        {
+            let mangled = format!("{}]{}", &src[..i], &src[i..]);
+            for text in [&src[..i], mangled.as_str()] {
+                if let Err(d) = HealthModels::parse(text, Path::new("h.toml")) {
+                    assert!(!d.to_string().is_empty());
+                }
+            }
+        }
+    }
+}
