@@ -1,1 +1,443 @@
-//! (stub)
+//! The command line: parses arguments (clap), runs one command, and says how it went.
+//!
+//! Every command reads the clock once, here at the edge (`now` is passed in), and writes what a
+//! person reads to `out`; progress bars and per-source summaries go to stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::{Config, ConfigError};
+use crate::metrics::{Engine, Filter, HealthModels, MetricRef, MetricsConfig};
+use crate::model::{Dataset, Period};
+use crate::report::metrics_report::{self, MetricsReport, Target};
+use crate::report::scorecard::Scorecard;
+use crate::sources::demo::{self, DemoParams, DemoSource};
+use crate::sources::{self, Source};
+use crate::store::{SqliteStore, Store};
+use crate::sync;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cs-pulse",
+    version,
+    about = "Customer-success KPIs, health scores and alerts from your CRM, billing and usage data.",
+    long_about = "Customer-success KPIs, health scores and alerts from your CRM, billing and usage data.\n\n\
+        Try `cs-pulse demo` first: it needs no configuration."
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "config.toml",
+        env = "CS_PULSE_CONFIG"
+    )]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Generate a realistic demo customer base and print its scorecard (no config needed).
+    Demo(DemoArgs),
+    /// Validate the config and health-model files; print every problem.
+    Check,
+    /// Pull the configured sources into the store.
+    Sync(SyncArgs),
+    /// Compute metrics for a period: the portfolio, a filtered part of it, or accounts.
+    Metrics(MetricsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Number of accounts to generate.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=5_000_000))]
+    pub accounts: u32,
+    /// Random seed: the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Months of history to generate.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(2..=120))]
+    pub months: u32,
+    /// Pretend today is this day (YYYY-MM-DD); the data ends the day before.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<NaiveDate>,
+    /// Write the data as CSV files in the `files` source format into DIR instead.
+    #[arg(long, value_name = "DIR")]
+    pub write_data: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// Sync only this source (a key of [sources] in the config).
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct MetricsArgs {
+    /// 2025-W07, 2025-03, 2025-Q1, 2025 or 2025-01-01..2025-02-15 (end excluded).
+    #[arg(long, short, value_name = "PERIOD", required_unless_present = "list")]
+    pub period: Option<Period>,
+    /// Metrics to show (repeat or separate with commas); `nrr.change`, `mrr.change_pct` work
+    /// too. Default: every metric that exists for the target.
+    #[arg(long, short, value_name = "NAME", value_delimiter = ',')]
+    pub metric: Vec<String>,
+    /// One account, by id.
+    #[arg(long, value_name = "ID", conflicts_with = "per_account")]
+    pub account: Option<String>,
+    /// One row per account.
+    #[arg(long)]
+    pub per_account: bool,
+    /// Only accounts of this segment.
+    #[arg(long, conflicts_with = "account")]
+    pub segment: Option<String>,
+    /// Only accounts of this owner.
+    #[arg(long, conflicts_with = "account")]
+    pub owner: Option<String>,
+    /// Only accounts on this plan.
+    #[arg(long, conflicts_with = "account")]
+    pub plan: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// List every metric with its unit, scope and description.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// How a command ended, when it did not fail outright.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// The command ran but found problems (invalid files, a failed sync): exit code 1.
+    Problems,
+}
+
+/// A wrong command-line argument, reported like clap's own (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ArgError(pub String);
+
+pub async fn run(cli: Cli, now: DateTime<Utc>, out: &mut dyn Write) -> Result<Outcome> {
+    match cli.command {
+        Command::Demo(args) => demo_command(args, now, out).await,
+        Command::Check => check_command(&cli.config, out),
+        Command::Sync(args) => sync_command(&cli.config, args, now, out).await,
+        Command::Metrics(args) => metrics_command(&cli.config, args, out).await,
+    }
+}
+
+fn today_in(config_tz: chrono_tz::Tz, now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&config_tz).date_naive()
+}
+
+fn progress_bar(prefix: &str) -> ProgressBar {
+    let pb = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {percent:>3}% {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    pb.set_style(style);
+    pb.set_prefix(prefix.to_string());
+    pb
+}
+
+fn wall_clock() -> DateTime<Utc> {
+    Utc::now()
+}
+
+async fn demo_command(args: DemoArgs, now: DateTime<Utc>, out: &mut dyn Write) -> Result<Outcome> {
+    let dir =
+        tempfile::tempdir().context("cannot create a temporary directory for the demo store")?;
+    let config = Config::demo(dir.path().join("demo.db"));
+    let params = DemoParams {
+        accounts: args.accounts,
+        seed: args.seed,
+        months: args.months,
+        as_of: args.as_of.unwrap_or_else(|| today_in(config.timezone, now)),
+    };
+    if let Some(dir) = &args.write_data {
+        let data = tokio::task::spawn_blocking(move || demo::generate(&params)).await?;
+        let summary = crate::sources::csv_format::write_dataset(dir, &data)
+            .with_context(|| format!("cannot write the demo data into {}", dir.display()))?;
+        writeln!(
+            out,
+            "Wrote {} records ({} accounts) as CSV into {}:",
+            summary.total_rows(),
+            data.accounts().len(),
+            dir.display()
+        )?;
+        for f in &summary.files {
+            writeln!(out, "  {:<22} {:>12} rows", f.file_name, f.rows)?;
+        }
+        return Ok(Outcome::Ok);
+    }
+
+    let store = SqliteStore::open(&config.store_path).await?;
+    let source = DemoSource::new("demo", params.clone());
+    let pb = progress_bar("demo");
+    let run = sync::sync_source(&source, &store, &wall_clock, &pb).await?;
+    pb.finish_and_clear();
+    eprintln!("{}", sync::summary_line(&run));
+    let data = store.load().await?;
+    let engine = Engine::new(&data, config.metrics.clone())?.with_health(demo_health()?);
+    out.write_all(
+        Scorecard::compute(&engine, params.as_of)
+            .render(&engine)
+            .as_bytes(),
+    )?;
+    Ok(Outcome::Ok)
+}
+
+fn demo_health() -> Result<HealthModels> {
+    HealthModels::parse(
+        crate::metrics::health::DEFAULT_HEALTH_MODEL,
+        Path::new("rules/health.toml"),
+    )
+    .map_err(|d| anyhow::anyhow!("the built-in health model is invalid:\n{d}"))
+}
+
+/// Loads the configured health model; when the configured file is the default path and does not
+/// exist, the built-in default model is used, so a config.toml alone is enough.
+fn load_health(config: &Config) -> Result<HealthModels, anyhow::Error> {
+    if !config.health_model.exists() && config.health_model_is_default {
+        return Ok(HealthModels::builtin());
+    }
+    HealthModels::load(&config.health_model).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    Config::load(path).map_err(|e| match e {
+        ConfigError::Invalid(d) => anyhow::anyhow!("{d}"),
+        other => anyhow::anyhow!("{other}"),
+    })
+}
+
+fn check_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(ConfigError::Invalid(d)) => {
+            write!(out, "{d}")?;
+            return Ok(Outcome::Problems);
+        }
+        Err(e) => bail!(e),
+    };
+    let models = match load_health(&config) {
+        Ok(m) => m,
+        Err(e) => {
+            writeln!(out, "{e}")?;
+            return Ok(Outcome::Problems);
+        }
+    };
+    writeln!(
+        out,
+        "ok: {} ({} source{}), {} ({} health model{})",
+        path.display(),
+        config.sources.len(),
+        if config.sources.len() == 1 { "" } else { "s" },
+        config.health_model.display(),
+        models.models.len(),
+        if models.models.len() == 1 { "" } else { "s" },
+    )?;
+    Ok(Outcome::Ok)
+}
+
+async fn sync_command(
+    path: &Path,
+    args: SyncArgs,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    let config = load_config(path)?;
+    let selected: Vec<_> = match &args.source {
+        None => config.sources.iter().collect(),
+        Some(name) => {
+            let Some(s) = config.sources.iter().find(|s| &s.name == name) else {
+                let names: Vec<_> = config.sources.iter().map(|s| s.name.as_str()).collect();
+                return Err(ArgError(format!(
+                    "--source: no source named \"{name}\" in {} (configured: {})",
+                    path.display(),
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ))
+                .into());
+            };
+            vec![s]
+        }
+    };
+    if selected.is_empty() {
+        writeln!(
+            out,
+            "no sources configured in {}: add a [sources.NAME] table",
+            path.display()
+        )?;
+        return Ok(Outcome::Problems);
+    }
+    let store = SqliteStore::open(&config.store_path)
+        .await
+        .with_context(|| format!("cannot open the store {}", config.store_path.display()))?;
+    let ctx = sources::SourceContext {
+        timezone: config.timezone,
+        fx: config.metrics.fx.clone(),
+    };
+    let today = today_in(config.timezone, now);
+    let mut outcome = Outcome::Ok;
+    for sc in selected {
+        let source: Box<dyn Source> = sources::from_config(sc, &ctx, today);
+        let pb = progress_bar(&sc.name);
+        let result = sync::sync_source(source.as_ref(), &store, &wall_clock, &pb).await;
+        pb.finish_and_clear();
+        match result {
+            Ok(run) => writeln!(out, "{}", sync::summary_line(&run))?,
+            Err(e) => {
+                outcome = Outcome::Problems;
+                match e.run() {
+                    Some(run) => writeln!(out, "{}", sync::summary_line(run))?,
+                    None => writeln!(out, "{}: FAILED", sc.name)?,
+                }
+                writeln!(out, "{e}")?;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Loads the store's data for commands that compute.
+async fn load_data(config: &Config) -> Result<Dataset> {
+    if !config.store_path.exists() {
+        bail!(
+            "the store {} does not exist yet: run `cs-pulse sync` first",
+            config.store_path.display()
+        );
+    }
+    let store = SqliteStore::open(&config.store_path).await?;
+    let data = store.load().await?;
+    if data.accounts().is_empty() {
+        bail!(
+            "the store {} holds no accounts: run `cs-pulse sync` first",
+            config.store_path.display()
+        );
+    }
+    Ok(data)
+}
+
+/// Parses `--metric` values and checks each exists for the target.
+pub fn parse_metrics(names: &[String], target: &Target) -> Result<Vec<MetricRef>, ArgError> {
+    if names.is_empty() {
+        return Ok(metrics_report::default_metrics(target));
+    }
+    let mut refs = Vec::with_capacity(names.len());
+    for name in names {
+        let r: MetricRef = name.trim().parse().map_err(|e| {
+            ArgError(format!(
+                "--metric: {e}; `cs-pulse metrics --list` shows every metric"
+            ))
+        })?;
+        let scope = r.metric.def().scope;
+        match target {
+            Target::Portfolio(_) if !scope.portfolio() => {
+                return Err(ArgError(format!(
+                    "--metric: `{}` exists per account only; add --account ID or --per-account",
+                    r.metric
+                )))
+            }
+            Target::Account(_) | Target::PerAccount(_) if !scope.account() => {
+                return Err(ArgError(format!(
+                    "--metric: `{}` exists for the portfolio only; drop --account/--per-account",
+                    r.metric
+                )))
+            }
+            _ => refs.push(r),
+        }
+    }
+    Ok(refs)
+}
+
+async fn metrics_command(path: &Path, args: MetricsArgs, out: &mut dyn Write) -> Result<Outcome> {
+    if args.list {
+        out.write_all(metrics_report::registry_table().as_bytes())?;
+        return Ok(Outcome::Ok);
+    }
+    let Some(period) = args.period else {
+        return Err(ArgError("--period is required (e.g. --period 2025-Q1)".into()).into());
+    };
+    let config = load_config(path)?;
+    let data = load_data(&config).await?;
+    let target = match &args.account {
+        Some(id) => Target::Account(
+            data.account_ix(id.trim())
+                .ok_or_else(|| unknown_account(&data, id))?,
+        ),
+        None => {
+            let filter = Filter {
+                segment: args.segment.clone(),
+                owner: args.owner.clone(),
+                plan: args.plan.clone(),
+            };
+            if args.per_account {
+                Target::PerAccount(filter)
+            } else {
+                Target::Portfolio(filter)
+            }
+        }
+    };
+    let metrics = parse_metrics(&args.metric, &target)?;
+    let engine = engine_for(&config, &data)?;
+    let report = MetricsReport::compute(&engine, period, metrics, target);
+    let text = match args.format {
+        Format::Table => report.to_table(&engine),
+        Format::Json => report.to_json(&engine),
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(Outcome::Ok)
+}
+
+fn engine_for<'d>(config: &Config, data: &'d Dataset) -> Result<Engine<'d>> {
+    let cfg: MetricsConfig = config.metrics.clone();
+    Ok(Engine::new(data, cfg)?.with_health(load_health(config)?))
+}
+
+fn unknown_account(data: &Dataset, id: &str) -> anyhow::Error {
+    let close: Vec<&str> = {
+        let mut scored: Vec<(f64, &str)> = data
+            .accounts()
+            .iter()
+            .map(|a| (strsim::jaro_winkler(id, &a.id), a.id.as_str()))
+            .filter(|(s, _)| *s > 0.85)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.into_iter().take(3).map(|(_, id)| id).collect()
+    };
+    let hint = if close.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (did you mean {}?)",
+            close
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    ArgError(format!(
+        "--account: no account with id \"{id}\"{hint}; ids are case-sensitive"
+    ))
+    .into()
+}

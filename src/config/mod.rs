@@ -45,6 +45,9 @@ pub struct Config {
     /// The health model file, resolved against the config file's directory; loaded by `check`
     /// and by the commands that compute health.
     pub health_model: PathBuf,
+    /// True when `[health] model` is not set: then, if the default file does not exist, the
+    /// built-in model is used, so that a config.toml alone is enough.
+    pub health_model_is_default: bool,
     /// Every `[sources.NAME]` table, in file order.
     pub sources: Vec<SourceConfig>,
 }
@@ -129,6 +132,7 @@ impl Default for Config {
             store_path: PathBuf::from(DEFAULT_STORE_PATH),
             metrics: MetricsConfig::default(),
             health_model: PathBuf::from(DEFAULT_HEALTH_MODEL_PATH),
+            health_model_is_default: true,
             sources: vec![],
         }
     }
@@ -247,6 +251,7 @@ impl Validator<'_> {
             fx,
             store_path,
             metrics,
+            health_model_is_default: raw.health.model.is_none(),
             health_model,
             sources,
         }

@@ -46,9 +46,7 @@ pub fn diagnostic(file: &str, src: &str, e: &toml::de::Error) -> Diagnostic {
     let at_line_end = e
         .span()
         .and_then(|s| src.get(s.start..))
-        .map_or(true, |after| {
-            after.lines().next().map_or(true, |l| l.trim().is_empty())
-        });
+        .is_none_or(|after| after.lines().next().is_none_or(|l| l.trim().is_empty()));
     let (message, hint) = if let Some(r) = first.strip_prefix("unknown field `") {
         unknown_key(r)
     } else if let Some(r) = first.strip_prefix("missing field `") {

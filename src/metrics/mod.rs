@@ -5,6 +5,7 @@
 //! turned into per-account MRR step functions, usage merged per account and day, everything
 //! grouped by account and sorted by date); every metric after that reads only the index.
 
+pub mod docs;
 pub mod health;
 mod index;
 pub mod registry;
@@ -164,10 +165,12 @@ impl<'a> Engine<'a> {
             Variant::ChangePct => {
                 let now = self.metric(r.metric, subject, period)?;
                 let prev = self.metric(r.metric, subject, &period.previous())?;
+                // Relative to the size of the previous value, so that a move from -10 to -5
+                // reads as +50% (an improvement), not -50%.
                 if prev.is_zero() {
                     None
                 } else {
-                    (now - prev).checked_div(prev)
+                    (now - prev).checked_div(prev.abs())
                 }
             }
         }

@@ -117,87 +117,123 @@ pub struct MetricDef {
     pub description: &'static str,
     /// The exact formula, as in METRICS.md (docs/metrics.md prints it).
     pub formula: &'static str,
+    /// A worked example for docs/metrics.md.
+    pub example: &'static str,
 }
 
 macro_rules! registry {
-    ($( $id:ident $name:literal $unit:ident $scope:ident $group:ident $desc:literal $formula:literal ;)*) => {
+    ($( $id:ident $name:literal $unit:ident $scope:ident $group:ident $desc:literal $formula:literal $example:literal ;)*) => {
         /// All metrics, in the order they are listed and shown.
         pub const METRICS: &[MetricDef] = &[
             $( MetricDef { id: MetricId::$id, name: $name, unit: Unit::$unit, scope: Scope::$scope,
-                group: Group::$group, description: $desc, formula: $formula }, )*
+                group: Group::$group, description: $desc, formula: $formula, example: $example }, )*
         ];
     };
 }
 
 registry! {
     Mrr "mrr" Money Both Revenue "Closing MRR: MRR on the period's last day."
-        "M(e-1): sum of the mrr of the subscription intervals with start_date <= e-1 < end_date, converted to the reporting currency";
+        "M(e-1): sum of the mrr of the subscription intervals with start_date <= e-1 < end_date, converted to the reporting currency"
+        "Two subscriptions of $100 and €50 (EUR = 1.08) running on the last day: 100 + 50 x 1.08 = $154.00.";
     OpeningMrr "opening_mrr" Money Both Revenue "Opening MRR: MRR on the day before the period."
-        "M(s-1)";
+        "M(s-1)"
+        "For 2025-03, the MRR of 2025-02-28.";
     Arr "arr" Money Both Revenue "Annual run rate: 12 x closing MRR."
-        "12 x mrr";
+        "12 x mrr"
+        "Closing MRR $154.00 -> 12 x 154 = $1,848.00.";
     NewMrr "new_mrr" Money Both Revenue "MRR from accounts that started paying for the first time."
-        "sum of n over the days d in [s, e) where M_a(d-1) = 0 < M_a(d) = n and a never paid before d";
+        "sum of n over the days d in [s, e) where M_a(d-1) = 0 < M_a(d) = n and a never paid before d"
+        "An account first paying $200 from 2025-03-10: new_mrr of 2025-03 = $200.";
     ExpansionMrr "expansion_mrr" Money Both Revenue "MRR added by paying accounts that grew."
-        "sum of n - p over the days where 0 < p = M_a(d-1) < n = M_a(d)";
+        "sum of n - p over the days where 0 < p = M_a(d-1) < n = M_a(d)"
+        "$100 -> $150 on 2025-03-15: expansion of $50.";
     ReactivationMrr "reactivation_mrr" Money Both Revenue "MRR from accounts that paid before, stopped, and came back."
-        "sum of n over the days where M_a(d-1) = 0 < M_a(d) = n and a paid on some day before d";
+        "sum of n over the days where M_a(d-1) = 0 < M_a(d) = n and a paid on some day before d"
+        "Paid $80 until 2024-12-01, pays $90 again from 2025-03-05: reactivation of $90 in 2025-03.";
     ContractionMrr "contraction_mrr" Money Both Revenue "MRR lost by paying accounts that shrank."
-        "sum of p - n over the days where 0 < n = M_a(d) < p = M_a(d-1)";
+        "sum of p - n over the days where 0 < n = M_a(d) < p = M_a(d-1)"
+        "$150 -> $120 on 2025-03-15: contraction of $30.";
     ChurnedMrr "churned_mrr" Money Both Revenue "MRR lost by accounts that stopped paying."
-        "sum of p over the days where p = M_a(d-1) > 0 = M_a(d)";
+        "sum of p over the days where p = M_a(d-1) > 0 = M_a(d)"
+        "A $120 subscription ending 2025-03-20 with no successor: churn of $120 in 2025-03.";
     NetNewMrr "net_new_mrr" Money Both Revenue "Closing minus opening MRR."
-        "mrr - opening_mrr = new + expansion + reactivation - contraction - churn";
+        "mrr - opening_mrr = new + expansion + reactivation - contraction - churn"
+        "Opening $1,000, closing $1,150: +$150 (new 200 + expansion 50 - churn 100).";
     ExpansionRevenue "expansion_revenue" Money Both Revenue "The expansion movement total."
-        "expansion_mrr";
+        "expansion_mrr"
+        "Same value as expansion_mrr: $50 in the example above.";
     QuickRatio "quick_ratio" Number Both Revenue "Growth MRR over lost MRR; null when nothing was lost."
-        "(new + expansion + reactivation) / (contraction + churn)";
+        "(new + expansion + reactivation) / (contraction + churn)"
+        "new 200 + expansion 50 + reactivation 0 = 250 over contraction 30 + churn 120 = 150: 1.6667.";
     Nrr "nrr" Ratio Both Revenue "Net revenue retention of the accounts paying the day before the period."
-        "sum over C of M_a(e-1) / sum over C of M_a(s-1), C = accounts paying on s-1";
+        "sum over C of M_a(e-1) / sum over C of M_a(s-1), C = accounts paying on s-1"
+        "Cohort paying $1,000 on s-1 pays $1,050 on e-1 (one account +$100, another -$50): 1.05.";
     Grr "grr" Ratio Both Revenue "Gross revenue retention: like nrr, with expansion left out."
-        "sum over C of min(M_a(e-1), M_a(s-1)) / sum over C of M_a(s-1)";
+        "sum over C of min(M_a(e-1), M_a(s-1)) / sum over C of M_a(s-1)"
+        "Same cohort: min per account sums to $950 -> 0.95.";
     RevenueChurnRate "revenue_churn_rate" Ratio Both Revenue "Gross revenue churn rate."
-        "1 - grr";
+        "1 - grr"
+        "grr 0.95 -> 0.05.";
     NetRevenueChurnRate "net_revenue_churn_rate" Ratio Both Revenue "Net revenue churn rate (negative when expansion outgrows losses)."
-        "1 - nrr";
+        "1 - nrr"
+        "nrr 1.05 -> -0.05.";
     Customers "customers" Count Portfolio Revenue "Accounts paying on the period's last day."
-        "|{a : M_a(e-1) > 0}|";
+        "|{a : M_a(e-1) > 0}|"
+        "Three accounts with MRR > 0 on the last day: 3.";
     LogoChurnRate "logo_churn_rate" Ratio Portfolio Revenue "Share of the opening cohort that stopped paying by the period's end."
-        "|{a in C : M_a(e-1) = 0}| / |C|";
+        "|{a in C : M_a(e-1) = 0}| / |C|"
+        "1 of a 4-account opening cohort pays nothing on e-1: 0.25.";
     RetentionRate "retention_rate" Ratio Portfolio Revenue "Share of the opening cohort still paying at the period's end."
-        "1 - logo_churn_rate";
+        "1 - logo_churn_rate"
+        "logo_churn_rate 0.25 -> 0.75.";
     Arpa "arpa" Money Portfolio Revenue "Average revenue per paying account."
-        "mrr / customers";
+        "mrr / customers"
+        "Closing MRR $1,050 over 3 customers: $350.00.";
     Ltv "ltv" Money Portfolio Revenue "Customer lifetime value."
-        "arpa x gross_margin / mean monthly logo_churn_rate over the ltv_months calendar months ending on or before e-1";
+        "arpa x gross_margin / mean monthly logo_churn_rate over the ltv_months calendar months ending on or before e-1"
+        "arpa $350, gross_margin 0.8, monthly logo churn rates 0.02, 0.04 -> mean 0.03: 350 x 0.8 / 0.03 = $9,333.33.";
     RenewalRate "renewal_rate" Ratio Both Revenue "Share of decided renewals due in the period that renewed."
-        "renewals due in the period with outcome renewed / those with outcome renewed or churned";
+        "renewals due in the period with outcome renewed / those with outcome renewed or churned"
+        "Due in the period: 3 renewed, 1 churned, 2 pending: 3 / 4 = 0.75.";
     TrialConversionRate "trial_conversion_rate" Ratio Portfolio Revenue "Share of trials ending in the period that converted."
-        "accounts with trial_ended_at in the period and converted_at set / accounts with trial_ended_at in the period";
+        "accounts with trial_ended_at in the period and converted_at set / accounts with trial_ended_at in the period"
+        "4 trials ended in the period, 1 with converted_at: 0.25.";
     RetentionCost "retention_cost" Money Portfolio Revenue "Customer-success spend per retained account."
-        "sum of monthly cost pro-rated by the share of each month's days inside the period / |{a in C : M_a(e-1) > 0}|";
+        "sum of monthly cost pro-rated by the share of each month's days inside the period / |{a in C : M_a(e-1) > 0}|"
+        "Week 2025-W10 (7 days of March): March cost $3,100 x 7/31 = $700 over 10 retained accounts: $70.00.";
     Nps "nps" Score Both Voice "Net Promoter Score, -100 to 100."
-        "100 x (responses scoring 9-10 - responses scoring 0-6) / responses, kind nps, submitted in the period";
+        "100 x (responses scoring 9-10 - responses scoring 0-6) / responses, kind nps, submitted in the period"
+        "Scores 10, 9, 8, 6: (2 promoters - 1 detractor) / 4 x 100 = 25.";
     Csat "csat" Score Both Voice "Customer satisfaction: share of 4-5 answers, 0 to 100."
-        "100 x responses scoring 4-5 / responses, kind csat, submitted in the period";
+        "100 x responses scoring 4-5 / responses, kind csat, submitted in the period"
+        "Scores 5, 4, 3: 2 of 3 -> 66.7.";
     Ces "ces" Number Both Voice "Customer effort score: mean answer, 1 to 7."
-        "mean score of the responses of kind ces submitted in the period";
+        "mean score of the responses of kind ces submitted in the period"
+        "Scores 2, 3, 7: mean 4.";
     FirstContactResolution "first_contact_resolution" Score Both Voice "Share of tickets resolved in the period on the first contact, 0 to 100."
-        "100 x tickets resolved in the period with contacts = 1 / tickets resolved in the period";
+        "100 x tickets resolved in the period with contacts = 1 / tickets resolved in the period"
+        "4 tickets resolved in the period, 3 with contacts = 1: 75.";
     Dau "dau" Number Both Usage "Average daily active users (user-days per day of the period)."
-        "sum of active_users / days in the period";
+        "sum of active_users / days in the period"
+        "Active users 10 and 20 on two days of a 7-day week, no rows on the others: 30 / 7 = 4.29.";
     SeatUtilization "seat_utilization" Ratio Both Usage "Daily active users per licensed seat."
-        "dau / licensed_seats (portfolio: sum of dau / sum of licensed_seats over accounts with seats)";
+        "dau / licensed_seats (portfolio: sum of dau / sum of licensed_seats over accounts with seats)"
+        "dau 4.29 with 10 seats: 0.429.";
     MinutesPerActiveUser "minutes_per_active_user" Number Both Usage "Minutes of use per active user-day."
-        "sum of minutes / sum of active_users";
+        "sum of minutes / sum of active_users"
+        "90 minutes over 30 active user-days: 3.";
     AdoptionRate "adoption_rate" Ratio Both Usage "Mean share of the available features used per account-day with usage."
-        "mean over account-days with a usage row of features_used / features_available";
+        "mean over account-days with a usage row of features_used / features_available"
+        "features_available 20; days with 5 and 15 features used: mean 10 / 20 = 0.5.";
     TimeToFirstValue "time_to_first_value" Days Portfolio Usage "Median days from creation to first value, for accounts reaching it in the period."
-        "median of first_value_at - created_at over accounts whose first_value_at is in the period";
+        "median of first_value_at - created_at over accounts whose first_value_at is in the period"
+        "Accounts reaching first value after 3, 10, 4 and 20 days: median (4 + 10) / 2 = 7 days.";
     DaysToRenewal "days_to_renewal" Days Account Usage "Days until the account's next renewal (as of the period's last day)."
-        "renewal_date - e-1";
+        "renewal_date - e-1"
+        "Renewal 2025-04-30, period 2025-03 (last day 2025-03-31): 30 days.";
     Health "health" Score Account Health "Health score 0-100 from the configured health model."
-        "weighted mean of the model's measures that have a value, each mapped to 0-100 by linear interpolation between its points";
+        "weighted mean of the model's measures that have a value, each mapped to 0-100 by linear interpolation between its points"
+        "Measures scoring 80 (weight 2) and 50 (weight 1), a third without value: (160 + 50) / 3 = 70.";
 }
 
 impl MetricId {
@@ -258,7 +294,7 @@ pub enum Variant {
     Value,
     /// `<metric>.change`: value − previous value.
     Change,
-    /// `<metric>.change_pct`: (value − previous) / previous; null when previous is 0 or null.
+    /// `<metric>.change_pct`: (value − previous) / |previous|; null when previous is 0 or null.
     ChangePct,
 }
 

@@ -80,3 +80,32 @@ pub trait Source: Send + Sync {
     /// `progress` counts rows (or pages); it is hidden when not on a terminal.
     async fn fetch(&self, progress: &ProgressBar) -> Result<Dataset, SourceError>;
 }
+
+/// The source a `[sources.NAME]` table describes: the one place a new source kind is wired in.
+pub fn from_config(
+    cfg: &crate::config::SourceConfig,
+    ctx: &SourceContext,
+    today: chrono::NaiveDate,
+) -> Box<dyn Source> {
+    use crate::config::SourceKind;
+    match &cfg.kind {
+        SourceKind::Files { dir } => Box::new(files::FilesSource::new(
+            cfg.name.clone(),
+            dir.clone(),
+            ctx.clone(),
+        )),
+        SourceKind::Demo {
+            accounts,
+            seed,
+            months,
+        } => Box::new(demo::DemoSource::new(
+            cfg.name.clone(),
+            demo::DemoParams {
+                accounts: *accounts,
+                seed: *seed,
+                months: *months,
+                as_of: today,
+            },
+        )),
+    }
+}

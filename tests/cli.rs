@@ -1,0 +1,156 @@
+//! End-to-end tests of the `cs-pulse` binary, run the way a user runs it: the demo, writing the
+//! demo data as CSV, syncing it through a config file, and reading metrics back.
+
+use std::path::Path;
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+
+fn cs_pulse() -> Command {
+    let mut cmd = Command::cargo_bin("cs-pulse").expect("binary built");
+    cmd.env_remove("CS_PULSE_CONFIG").env("NO_COLOR", "1");
+    cmd
+}
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn demo_scorecard_is_stable_for_a_seed() {
+    let out = stdout_of(cs_pulse().args([
+        "demo",
+        "--accounts",
+        "300",
+        "--seed",
+        "42",
+        "--as-of",
+        "2025-06-18",
+    ]));
+    insta::assert_snapshot!("demo_scorecard", out);
+}
+
+/// Writes the demo data as CSV, points a config at it, syncs, and returns the temp dir.
+fn synced_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    stdout_of(
+        cs_pulse()
+            .args([
+                "demo",
+                "--accounts",
+                "120",
+                "--seed",
+                "3",
+                "--as-of",
+                "2025-06-18",
+                "--write-data",
+            ])
+            .arg(&data),
+    );
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "timezone = \"UTC\"\nreporting_currency = \"USD\"\n[fx]\nEUR = 1.08\n[metrics]\nfeatures_available = 30\n[sources.crm]\nkind = \"files\"\npath = \"data\"\n",
+    )
+    .expect("write config");
+    let sync = stdout_of(cs_pulse().current_dir(dir.path()).arg("sync"));
+    assert!(sync.starts_with("crm: "), "{sync}");
+    dir
+}
+
+fn metrics(dir: &Path, args: &[&str]) -> String {
+    stdout_of(cs_pulse().current_dir(dir).arg("metrics").args(args))
+}
+
+#[test]
+fn metrics_from_synced_csv_files() {
+    let ws = synced_workspace();
+    let json = metrics(ws.path(), &["--period", "2025-Q1", "--format", "json"]);
+    insta::assert_snapshot!("metrics_portfolio_json", json);
+    let table = metrics(
+        ws.path(),
+        &[
+            "--period",
+            "2025-03",
+            "--metric",
+            "mrr,nrr,nps,mrr.change_pct",
+        ],
+    );
+    insta::assert_snapshot!("metrics_portfolio_table", table);
+    let one = metrics(
+        ws.path(),
+        &[
+            "--period",
+            "2025-03",
+            "--account",
+            "acc-00001",
+            "--format",
+            "json",
+        ],
+    );
+    insta::assert_snapshot!("metrics_account_json", one);
+    let per = metrics(
+        ws.path(),
+        &[
+            "--period",
+            "2025-Q1",
+            "--per-account",
+            "--segment",
+            "Enterprise",
+            "--metric",
+            "mrr,health,seat_utilization",
+        ],
+    );
+    insta::assert_snapshot!("metrics_per_account_table", per);
+}
+
+#[test]
+fn wrong_arguments_are_named() {
+    let ws = synced_workspace();
+    let run = |args: &[&str]| {
+        let out = cs_pulse()
+            .current_dir(ws.path())
+            .arg("metrics")
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(&["--period", "2025-13"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("\"2025-13\" is not a period"), "{err}");
+    let (code, err) = run(&["--period", "2025-03", "--metric", "seat_utilisation"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("did you mean `seat_utilization`?"), "{err}");
+    let (code, err) = run(&[
+        "--period",
+        "2025-03",
+        "--metric",
+        "customers",
+        "--per-account",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("portfolio only"), "{err}");
+    let (code, err) = run(&["--period", "2025-03", "--account", "ACC-00001"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no account with id \"ACC-00001\""), "{err}");
+}
+
+#[test]
+fn metrics_list_prints_the_registry() {
+    let out = stdout_of(cs_pulse().args(["metrics", "--list"]));
+    for m in cs_pulse::metrics::METRICS {
+        assert!(out.contains(m.name), "{} missing", m.name);
+    }
+}
