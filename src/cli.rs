@@ -292,10 +292,7 @@ async fn sync_command(
     let store = SqliteStore::open(&config.store_path)
         .await
         .with_context(|| format!("cannot open the store {}", config.store_path.display()))?;
-    let ctx = sources::SourceContext {
-        timezone: config.timezone,
-        fx: config.metrics.fx.clone(),
-    };
+    let ctx = config.source_context();
     let today = today_in(config.timezone, now);
     let mut outcome = Outcome::Ok;
     for sc in selected {

@@ -27,9 +27,9 @@ fn errors(name: &str) -> String {
 fn example_config_validates_with_every_key() {
     let c = Config::load(Path::new("config.example.toml")).unwrap();
     assert_eq!(c.timezone, Tz::Europe__Berlin);
-    assert_eq!(c.fx.reporting(), Currency::USD);
-    assert_eq!(c.fx.rate(Currency::EUR), Some(dec!(1.08)));
-    assert_eq!(c.fx.rate("GBP".parse().unwrap()), Some(dec!(1.27)));
+    assert_eq!(c.fx().reporting(), Currency::USD);
+    assert_eq!(c.fx().rate(Currency::EUR), Some(dec!(1.08)));
+    assert_eq!(c.fx().rate("GBP".parse().unwrap()), Some(dec!(1.27)));
     assert_eq!(c.metrics.fx, c.fx);
     assert_eq!(c.metrics.gross_margin, dec!(0.8));
     assert_eq!(c.metrics.ltv_months, 6);
@@ -69,8 +69,8 @@ fn an_empty_file_gives_every_default() {
     let c = Config::parse("", Path::new("cs-pulse.toml"), Path::new("")).unwrap();
     assert_eq!(c, Config::default());
     assert_eq!(c.timezone, Tz::UTC);
-    assert_eq!(c.fx.reporting(), Currency::USD);
-    assert_eq!(c.fx.currencies().count(), 1);
+    assert_eq!(c.fx().reporting(), Currency::USD);
+    assert_eq!(c.fx().currencies().count(), 1);
     assert_eq!(c.store_path, PathBuf::from("cs-pulse.db"));
     assert_eq!(c.health_model, PathBuf::from("rules/health.toml"));
     assert_eq!(c.metrics.gross_margin, dec!(1));
@@ -119,10 +119,10 @@ fn load_resolves_against_the_file_directory() {
 fn rates_are_exact_from_floats_strings_and_integers() {
     let src = "reporting_currency = \"eur\"\n[fx]\nUSD = 0.925925\ngbp = \"1.17\"\nCHF = 1\n";
     let c = Config::parse(src, Path::new("c.toml"), Path::new("")).unwrap();
-    assert_eq!(c.fx.reporting(), Currency::EUR);
-    assert_eq!(c.fx.rate(Currency::USD), Some(dec!(0.925925)));
-    assert_eq!(c.fx.rate("GBP".parse().unwrap()), Some(dec!(1.17)));
-    assert_eq!(c.fx.rate("CHF".parse().unwrap()), Some(dec!(1)));
+    assert_eq!(c.fx().reporting(), Currency::EUR);
+    assert_eq!(c.fx().rate(Currency::USD), Some(dec!(0.925925)));
+    assert_eq!(c.fx().rate("GBP".parse().unwrap()), Some(dec!(1.17)));
+    assert_eq!(c.fx().rate("CHF".parse().unwrap()), Some(dec!(1)));
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn demo_sources_default_their_settings() {
 fn the_demo_config_needs_no_file() {
     let c = Config::demo("demo.db");
     assert_eq!(c.store_path, PathBuf::from("demo.db"));
-    assert_eq!(c.fx.rate(Currency::EUR), Some(dec!(1.08)));
+    assert_eq!(c.fx().rate(Currency::EUR), Some(dec!(1.08)));
     assert_eq!(c.metrics.fx, c.fx);
     assert_eq!(c.sources.len(), 1);
     assert_eq!(c.sources[0].kind, SourceKind::DEMO_DEFAULT);

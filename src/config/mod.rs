@@ -36,8 +36,6 @@ pub const DEFAULT_HEALTH_MODEL_PATH: &str = "rules/health.toml";
 pub struct Config {
     /// Business timezone: dates are calendar dates here (`timezone`, default UTC).
     pub timezone: Tz,
-    /// Reporting currency and exchange rates; the same value as `metrics.fx`.
-    pub fx: FxRates,
     /// The SQLite file, resolved against the config file's directory.
     pub store_path: PathBuf,
     /// What the metric definitions depend on (fx, gross margin, ltv months, features).
@@ -128,7 +126,6 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             timezone: Tz::UTC,
-            fx: FxRates::default(),
             store_path: PathBuf::from(DEFAULT_STORE_PATH),
             metrics: MetricsConfig::default(),
             health_model: PathBuf::from(DEFAULT_HEALTH_MODEL_PATH),
@@ -142,12 +139,11 @@ impl Config {
     /// The configuration of the `demo` command, which needs no file: UTC, USD with EUR at 1.08,
     /// one `demo` source with its default settings.
     pub fn demo(store_path: impl Into<PathBuf>) -> Config {
-        let fx = FxRates::new(Currency::USD).with_rate(Currency::EUR, dec!(1.08));
         Config {
-            fx: fx.clone(),
             store_path: store_path.into(),
             metrics: MetricsConfig {
-                fx,
+                fx: crate::sources::demo::demo_fx(),
+                features_available: Some(12),
                 ..MetricsConfig::default()
             },
             sources: vec![SourceConfig {
@@ -183,11 +179,16 @@ impl Config {
         v.diags.into_result(config)
     }
 
+    /// The reporting currency and exchange rates.
+    pub fn fx(&self) -> &FxRates {
+        &self.metrics.fx
+    }
+
     /// What sources need to turn their input into records.
     pub fn source_context(&self) -> SourceContext {
         SourceContext {
             timezone: self.timezone,
-            fx: self.fx.clone(),
+            fx: self.fx().clone(),
         }
     }
 }
@@ -241,14 +242,13 @@ impl Validator<'_> {
             Some(p) => self.path(p, "health model path"),
             None => self.base_dir.join(DEFAULT_HEALTH_MODEL_PATH),
         };
-        let metrics = self.metrics(&raw.metrics, fx.clone());
+        let metrics = self.metrics(&raw.metrics, fx);
         let sources = toml_file::in_file_order(raw.sources)
             .into_iter()
             .filter_map(|(name, table)| self.source(name, table))
             .collect();
         Config {
             timezone,
-            fx,
             store_path,
             metrics,
             health_model_is_default: raw.health.model.is_none(),
