@@ -508,3 +508,45 @@ fn header_problems_are_reported_at_line_one() {
         ]
     );
 }
+
+/// `cargo test --release --test files_source -- --ignored --nocapture`: writes and reads a data
+/// set the size of 100,000 accounts (12 million usage rows) and prints the times.
+#[test]
+#[ignore]
+fn big_dataset_timing() {
+    let n_accounts = 100_000u32;
+    let days = 120u64;
+    let accounts: Vec<Account> = (0..n_accounts)
+        .map(|i| Account {
+            id: format!("acct-{i:06}"),
+            name: format!("Company {i}"),
+            ..Account::default()
+        })
+        .collect();
+    let mut ds = Dataset::new(accounts).unwrap();
+    for day in 0..days {
+        for i in 0..n_accounts {
+            ds.usage.push(Usage {
+                account: i,
+                date: d("2025-01-01") + chrono::Days::new(day),
+                active_users: i % 50,
+                sessions: i % 70,
+                minutes: rust_decimal::Decimal::new(i64::from(i % 9000), 1),
+                features_used: Some(i % 12),
+            });
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = std::time::Instant::now();
+    let summary = write_dataset(dir.path(), &ds).unwrap();
+    eprintln!(
+        "wrote {} rows, {} MB in {:?}",
+        summary.total_rows(),
+        summary.total_bytes() / 1_000_000,
+        t.elapsed()
+    );
+    let t = std::time::Instant::now();
+    let back = read(dir.path()).unwrap();
+    eprintln!("read {} records in {:?}", back.record_count(), t.elapsed());
+    assert_eq!(back.usage.len(), ds.usage.len());
+}

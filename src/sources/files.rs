@@ -618,6 +618,18 @@ impl Records {
     }
 }
 
+/// `s` without surrounding white space; skips the Unicode-aware scan in the common case.
+#[inline]
+fn trim(s: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii() && !b.is_ascii_whitespace());
+    let b = s.as_bytes();
+    if plain(b.first()) && plain(b.last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 /// The most similar of `candidates` to `name`, if any is close (for "did you mean" hints).
 fn similar<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
@@ -689,7 +701,7 @@ impl<'r> Row<'r> {
             return V::Empty;
         };
         match std::str::from_utf8(raw) {
-            Ok(s) => match s.trim() {
+            Ok(s) => match trim(s) {
                 "" => V::Empty,
                 s => V::Val(s),
             },
@@ -816,9 +828,14 @@ impl<'r> Row<'r> {
             // accounts.csv is missing: that one error says it all.
             return Some(0);
         };
-        if let Some(ix) = *cache {
-            if accounts.get(ix as usize).is_some_and(|a| a.id == s) {
-                return Some(ix);
+        // Rows usually come grouped by account, or cycling through the accounts in their order:
+        // try the last account and the one after it before hashing.
+        if let Some(last) = *cache {
+            for ix in [last, last.wrapping_add(1)] {
+                if accounts.get(ix as usize).is_some_and(|a| a.id == s) {
+                    *cache = Some(ix);
+                    return Some(ix);
+                }
             }
         }
         match index.map.get(s) {
