@@ -10,7 +10,7 @@ use std::io::{self, BufWriter};
 
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::model::{Dataset, YearMonth};
@@ -287,13 +287,16 @@ fn write_file(dir: &Path, format: &FileFormat, ds: &Dataset) -> io::Result<Writt
         .suffix(".tmp")
         .tempfile_in(dir)?;
     let file = tmp.as_file().try_clone()?;
-    let mut w = CsvOut {
-        w: BufWriter::with_capacity(1 << 20, file),
-        first: true,
-    };
+    let mut w = csv::WriterBuilder::new()
+        .flexible(false)
+        .from_writer(BufWriter::with_capacity(1 << 20, file));
     let mut f = Fields::default();
     let rows = write_rows(&mut w, &mut f, format, ds)?;
-    let file = w.w.into_inner().map_err(|e| e.into_error())?;
+    let file = w
+        .into_inner()
+        .map_err(|e| io::Error::other(e.to_string()))?
+        .into_inner()
+        .map_err(|e| e.into_error())?;
     file.sync_all()?;
     let bytes = file.metadata()?.len();
     drop(file);
@@ -306,165 +309,63 @@ fn write_file(dir: &Path, format: &FileFormat, ds: &Dataset) -> io::Result<Writt
     })
 }
 
-/// A minimal RFC 4180 writer: a field is quoted only when it holds a comma, a quote or a line
-/// break (what the reader needs), without the `csv` crate's per-field state machine, which
-/// dominated the time of writing 12 million usage rows.
-struct CsvOut {
-    w: BufWriter<File>,
-    first: bool,
-}
-
-impl CsvOut {
-    fn write_field(&mut self, field: impl AsRef<[u8]>) -> io::Result<()> {
-        let f = field.as_ref();
-        if !self.first {
-            self.w.write_all(b",")?;
-        }
-        self.first = false;
-        if f.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
-            self.w.write_all(b"\"")?;
-            let mut parts = f.split(|&b| b == b'"');
-            if let Some(p) = parts.next() {
-                self.w.write_all(p)?;
-            }
-            for p in parts {
-                self.w.write_all(b"\"\"")?;
-                self.w.write_all(p)?;
-            }
-            self.w.write_all(b"\"")
-        } else {
-            self.w.write_all(f)
-        }
-    }
-
-    /// Ends the record (the argument mirrors `csv::Writer::write_record`).
-    fn write_record(&mut self, _: Option<&[u8]>) -> io::Result<()> {
-        self.first = true;
-        self.w.write_all(b"\n")
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
-    }
-}
-
-/// Reusable formatting buffers, so that rows are written without allocating.
+/// Reusable formatting buffer, so that rows are written without allocating.
 #[derive(Default)]
 struct Fields {
     buf: Vec<u8>,
 }
 
 impl Fields {
-    fn date(&mut self, d: NaiveDate) -> &[u8] {
+    fn display(&mut self, v: impl std::fmt::Display) -> &[u8] {
         self.buf.clear();
-        let (y, m, day) = (d.year(), d.month(), d.day());
-        if (0..=9999).contains(&y) {
-            // The common case without the formatting machinery: 12M usage rows each have one.
-            let y = y as u32;
-            let digits = [
-                y / 1000,
-                y / 100 % 10,
-                y / 10 % 10,
-                y % 10,
-                10,
-                m / 10,
-                m % 10,
-                10,
-                day / 10,
-                day % 10,
-            ];
-            for x in digits {
-                self.buf.push(if x == 10 { b'-' } else { b'0' + x as u8 });
-            }
-        } else {
-            let _ = write!(self.buf, "{:04}-{:02}-{:02}", y, m, day);
-        }
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.buf, "{v}");
         &self.buf
+    }
+
+    fn date(&mut self, d: NaiveDate) -> &[u8] {
+        self.display(d)
     }
 
     fn opt_date(&mut self, d: Option<NaiveDate>) -> &[u8] {
         match d {
-            Some(d) => self.date(d),
+            Some(d) => self.display(d),
             None => b"",
         }
     }
 
-    /// Exactly `Decimal`'s `Display` (the scale's digits, trailing zeros kept), faster.
     fn dec(&mut self, d: Decimal) -> &[u8] {
-        self.buf.clear();
-        if d.is_sign_negative() {
-            let _ = write!(self.buf, "{d}");
-            return &self.buf;
-        }
-        let mut digits = [0u8; 40];
-        let n = push_digits(&mut digits, d.mantissa().unsigned_abs());
-        let digits = digits.get(digits.len() - n..).unwrap_or_default();
-        let scale = d.scale() as usize;
-        if scale == 0 {
-            self.buf.extend_from_slice(digits);
-        } else if digits.len() > scale {
-            let (int, frac) = digits.split_at(digits.len() - scale);
-            self.buf.extend_from_slice(int);
-            self.buf.push(b'.');
-            self.buf.extend_from_slice(frac);
-        } else {
-            self.buf.extend_from_slice(b"0.");
-            let zeros = self.buf.len() + scale - digits.len();
-            self.buf.resize(zeros, b'0');
-            self.buf.extend_from_slice(digits);
-        }
-        &self.buf
+        self.display(d)
     }
 
     fn opt_dec(&mut self, d: Option<Decimal>) -> &[u8] {
         match d {
-            Some(d) => self.dec(d),
+            Some(d) => self.display(d),
             None => b"",
         }
     }
 
     fn int(&mut self, n: u64) -> &[u8] {
-        let mut digits = [0u8; 40];
-        let len = push_digits(&mut digits, n.into());
-        self.buf.clear();
-        self.buf
-            .extend_from_slice(digits.get(digits.len() - len..).unwrap_or_default());
-        &self.buf
+        self.display(n)
     }
 
     fn opt_int(&mut self, n: Option<u32>) -> &[u8] {
         match n {
-            Some(n) => self.int(n.into()),
+            Some(n) => self.display(n),
             None => b"",
         }
     }
 
     fn month(&mut self, m: YearMonth) -> &[u8] {
-        self.buf.clear();
-        let _ = write!(self.buf, "{m}");
-        &self.buf
+        self.display(m)
     }
-}
-
-/// Writes the decimal digits of `n` at the end of `out`; returns how many.
-fn push_digits(out: &mut [u8; 40], mut n: u128) -> usize {
-    let mut i = out.len();
-    loop {
-        i -= 1;
-        out[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    out.len() - i
 }
 
 fn opt_str(s: &Option<String>) -> &[u8] {
     s.as_deref().unwrap_or("").as_bytes()
 }
 
-type W = CsvOut;
+type W = csv::Writer<BufWriter<File>>;
 
 /// Writes the header and every row of `format`; returns the number of data rows.
 fn write_rows(w: &mut W, f: &mut Fields, format: &FileFormat, ds: &Dataset) -> io::Result<u64> {
