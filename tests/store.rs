@@ -444,7 +444,10 @@ async fn sync_runs_are_recorded_newest_first() {
         store.sync_runs(None, 10).await.unwrap(),
         [third.clone(), failed.clone(), ok.clone()]
     );
-    assert_eq!(store.sync_runs(None, 1).await.unwrap(), [third.clone()]);
+    assert_eq!(
+        store.sync_runs(None, 1).await.unwrap(),
+        std::slice::from_ref(&third)
+    );
     assert_eq!(store.sync_runs(Some("crm"), 10).await.unwrap(), [third, ok]);
     assert_eq!(
         store.sync_runs(Some("billing"), 10).await.unwrap(),

@@ -87,7 +87,10 @@ async fn a_successful_sync_stores_the_data_and_the_run() {
     assert_eq!((run.rows, run.accounts), (2, 2));
     assert_eq!(run.outcome, SyncOutcome::Ok);
     assert_eq!(store.load().await.unwrap(), accounts(&["a", "b"]));
-    assert_eq!(store.sync_runs(None, 10).await.unwrap(), [run.clone()]);
+    assert_eq!(
+        store.sync_runs(None, 10).await.unwrap(),
+        std::slice::from_ref(&run)
+    );
     assert_eq!(summary_line(&run), "crm: 2 records (2 accounts) in 0.25 s");
 }
 
@@ -172,7 +175,10 @@ async fn data_the_store_refuses_is_recorded_as_a_failure() {
     let run = err.run().expect("failure recorded");
     assert!(matches!(&run.outcome, SyncOutcome::Failed(e) if e.contains("index 7")));
     assert_eq!(store.load().await.unwrap(), Dataset::default());
-    assert_eq!(store.sync_runs(None, 10).await.unwrap(), [run.clone()]);
+    assert_eq!(
+        store.sync_runs(None, 10).await.unwrap(),
+        std::slice::from_ref(run)
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,12 @@
 //! - sqlx costs tens of microseconds per statement, so rows are written in batches: each batch is
 //!   one JSON array bound as a single parameter and expanded by SQLite itself
 //!   (`INSERT ... SELECT ... FROM json_each(?)`). Rows are read back with streaming queries.
+//!   Measured on the 100k-account demo data set (release, 2 vCPU): a replace takes about 6.5 s
+//!   (3 s for ~0.7M record rows, 1.3 s for 13M usage rows in 100k blobs, 2 s for the commit's
+//!   WAL checkpoint of ~500 MB) and a load about 5.5 s: both still above their targets (3 s and
+//!   2 s).
+//! - Pages are 64 KiB so that an account's usage blob (a few KB) sits inside one page instead
+//!   of an overflow chain.
 //! - Daily usage (millions of rows) is kept as one compact binary BLOB per (source, account),
 //!   see [`super::usage_blob`] and `migrations/0001_records.sql`.
 //! - The file runs in WAL mode with `synchronous=NORMAL` (a crash may lose the last committed
@@ -45,6 +51,10 @@ const WRITE_BATCH: usize = 20_000;
 /// Accounts per multi-row `INSERT` of usage blobs (4 parameters each, under the 32766 limit).
 const BLOB_BATCH: usize = 1_000;
 
+/// Bytes per database page (only applies when the file is created): large pages keep an
+/// account's usage blob (a few KB) inside one page instead of an overflow chain.
+const PAGE_SIZE: u32 = 65_536;
+
 /// The record tables, in the order they are cleared.
 const TABLES: [&str; 7] = [
     "accounts",
@@ -68,6 +78,7 @@ fn base_options() -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(30))
+        .page_size(PAGE_SIZE)
         // 64 MiB of page cache per connection.
         .pragma("cache_size", "-65536")
 }
@@ -264,16 +275,15 @@ async fn insert_blobs(
     if blobs.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..blobs.len())
-        .map(|k| format!("(?1, ?{}, ?{}, ?{})", 3 * k + 2, 3 * k + 3, 3 * k + 4))
-        .collect();
+    // Anonymous `?` parameters: sqlx looks up the name of every numbered parameter, which
+    // SQLite answers by a linear search (quadratic in the parameter count).
     let sql = format!(
         "INSERT INTO usage_blobs (source, account_id, days, data) VALUES {}",
-        values.join(", ")
+        vec!["(?, ?, ?, ?)"; blobs.len()].join(", ")
     );
-    let mut q = sqlx::query(&sql).bind(source);
+    let mut q = sqlx::query(&sql);
     for (id, days, blob) in blobs.drain(..) {
-        q = q.bind(id).bind(days).bind(blob);
+        q = q.bind(source).bind(id).bind(days).bind(blob);
     }
     q.execute(&mut *conn).await?;
     Ok(())
@@ -521,7 +531,7 @@ fn parse_count(table: &str, n: Option<i64>) -> Result<Option<u32>, StoreError> {
 /// non-empty value of each field wins.
 fn merge_account(into: &mut Account, other: Account) {
     fn fill<T>(a: &mut Option<T>, b: Option<T>, empty: impl Fn(&T) -> bool) {
-        if a.as_ref().map_or(true, &empty) && b.as_ref().is_some_and(|v| !empty(v)) {
+        if a.as_ref().is_none_or(&empty) && b.as_ref().is_some_and(|v| !empty(v)) {
             *a = b;
         }
     }
@@ -765,7 +775,7 @@ async fn load_usage(conn: &mut SqliteConnection, ds: &Dataset) -> Result<Vec<Usa
                     format!("usage of account \"{account_id}\" should hold {days} days"),
                 ));
             }
-            sorted &= previous.map_or(true, |p| p < ix);
+            sorted &= previous.is_none_or(|p| p < ix);
             previous = Some(ix);
         }
     }
