@@ -30,7 +30,6 @@ fn example_config_validates_with_every_key() {
     assert_eq!(c.fx().reporting(), Currency::USD);
     assert_eq!(c.fx().rate(Currency::EUR), Some(dec!(1.08)));
     assert_eq!(c.fx().rate("GBP".parse().unwrap()), Some(dec!(1.27)));
-    assert_eq!(c.metrics.fx, c.fx);
     assert_eq!(c.metrics.gross_margin, dec!(0.8));
     assert_eq!(c.metrics.ltv_months, 6);
     assert_eq!(c.metrics.features_available, Some(25));
@@ -148,7 +147,6 @@ fn the_demo_config_needs_no_file() {
     let c = Config::demo("demo.db");
     assert_eq!(c.store_path, PathBuf::from("demo.db"));
     assert_eq!(c.fx().rate(Currency::EUR), Some(dec!(1.08)));
-    assert_eq!(c.metrics.fx, c.fx);
     assert_eq!(c.sources.len(), 1);
     assert_eq!(c.sources[0].kind, SourceKind::DEMO_DEFAULT);
 }
