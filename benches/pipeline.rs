@@ -391,15 +391,23 @@ fn in_process_phases(
             MetricsReport::compute(&engine, period, metrics, target)
         });
         compute.add(secs, peak);
-        let (text, secs, peak) = phase(can_reset, || report.to_json(&engine));
+        let (text, secs, peak) = phase(can_reset, || {
+            let mut sink = std::io::sink();
+            let mut counter = CountingWriter::new(&mut sink);
+            report
+                .write_json(&engine, &mut counter)
+                .map(|_| counter.bytes)
+                .unwrap_or_default()
+        });
         json.add(secs, peak);
-        let bytes = text.len();
-        drop((report, text));
+        let bytes = text;
+        drop(report);
 
         let (_, secs, peak) = phase(can_reset, || {
             let target = Target::Portfolio(Filter::default());
             let metrics = default_metrics(&target);
-            MetricsReport::compute(&engine, period, metrics, target).to_json(&engine)
+            let mut sink = std::io::sink();
+            MetricsReport::compute(&engine, period, metrics, target).write_json(&engine, &mut sink)
         });
         portfolio.add(secs, peak);
         eprintln!(
@@ -580,4 +588,27 @@ fn main() -> Result<()> {
         fmt_kib(peak as u64)
     );
     Ok(())
+}
+
+/// Counts the bytes written through it (the JSON is not kept).
+struct CountingWriter<'w> {
+    inner: &'w mut dyn std::io::Write,
+    bytes: usize,
+}
+
+impl<'w> CountingWriter<'w> {
+    fn new(inner: &'w mut dyn std::io::Write) -> Self {
+        CountingWriter { inner, bytes: 0 }
+    }
+}
+
+impl std::io::Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }

@@ -397,11 +397,10 @@ async fn metrics_command(path: &Path, args: MetricsArgs, out: &mut dyn Write) ->
     let metrics = parse_metrics(&args.metric, &target)?;
     let engine = engine_for(&config, &data)?;
     let report = MetricsReport::compute(&engine, period, metrics, target);
-    let text = match args.format {
-        Format::Table => report.to_table(&engine),
-        Format::Json => report.to_json(&engine),
-    };
-    out.write_all(text.as_bytes())?;
+    match args.format {
+        Format::Table => out.write_all(report.to_table(&engine).as_bytes())?,
+        Format::Json => report.write_json(&engine, out)?,
+    }
     Ok(Outcome::Ok)
 }
 

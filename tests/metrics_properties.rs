@@ -177,7 +177,7 @@ fn cfg() -> MetricsConfig {
 fn m_a(ds: &Dataset, fx: &FxRates, a: AccountIx, d: NaiveDate) -> Decimal {
     ds.subscriptions
         .iter()
-        .filter(|s| s.account == a && s.start_date <= d && s.end_date.map_or(true, |e| d < e))
+        .filter(|s| s.account == a && s.start_date <= d && s.end_date.is_none_or(|e| d < e))
         .map(|s| fx.convert(s.mrr, s.currency).unwrap())
         .sum()
 }
@@ -229,7 +229,7 @@ fn oracle_movements(ds: &Dataset, fx: &FxRates, a: AccountIx, per: &Period) -> [
 }
 
 fn in_range(v: Option<Decimal>, lo: i64, hi: i64) -> bool {
-    v.map_or(true, |v| Decimal::from(lo) <= v && v <= Decimal::from(hi))
+    v.is_none_or(|v| Decimal::from(lo) <= v && v <= Decimal::from(hi))
 }
 
 fn check_world(w: &World, per: &Period) -> Result<(), TestCaseError> {
@@ -428,7 +428,7 @@ fn check_world(w: &World, per: &Period) -> Result<(), TestCaseError> {
         );
         prop_assert!(in_range(get("ces"), 1, 7), "ces {:?}, {}", get("ces"), ctx);
         prop_assert!(
-            get("seat_utilization").map_or(true, |v| v >= Decimal::ZERO),
+            get("seat_utilization").is_none_or(|v| v >= Decimal::ZERO),
             "{}",
             ctx
         );
@@ -438,12 +438,12 @@ fn check_world(w: &World, per: &Period) -> Result<(), TestCaseError> {
             ctx
         );
         prop_assert!(
-            get("minutes_per_active_user").map_or(true, |v| v >= Decimal::ZERO),
+            get("minutes_per_active_user").is_none_or(|v| v >= Decimal::ZERO),
             "{}",
             ctx
         );
         prop_assert!(
-            get("adoption_rate").map_or(true, |v| v >= Decimal::ZERO),
+            get("adoption_rate").is_none_or(|v| v >= Decimal::ZERO),
             "{}",
             ctx
         );

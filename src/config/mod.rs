@@ -143,7 +143,7 @@ impl Config {
             store_path: store_path.into(),
             metrics: MetricsConfig {
                 fx: crate::sources::demo::demo_fx(),
-                features_available: Some(12),
+                features_available: Some(crate::sources::demo::FEATURES_AVAILABLE),
                 ..MetricsConfig::default()
             },
             sources: vec![SourceConfig {

@@ -155,23 +155,12 @@ impl<'a> Engine<'a> {
     /// The value of a metric reference (`nrr`, `mrr.change`, `dau.change_pct`); `None` where
     /// METRICS.md says null, and for a metric that does not exist for this subject's scope.
     pub fn value(&self, r: MetricRef, subject: Subject, period: &Period) -> Option<Decimal> {
+        let now = self.metric(r.metric, subject, period);
         match r.variant {
-            Variant::Value => self.metric(r.metric, subject, period),
-            Variant::Change => {
-                let now = self.metric(r.metric, subject, period)?;
-                let prev = self.metric(r.metric, subject, &period.previous())?;
-                Some(now - prev)
-            }
-            Variant::ChangePct => {
-                let now = self.metric(r.metric, subject, period)?;
-                let prev = self.metric(r.metric, subject, &period.previous())?;
-                // Relative to the size of the previous value, so that a move from -10 to -5
-                // reads as +50% (an improvement), not -50%.
-                if prev.is_zero() {
-                    None
-                } else {
-                    (now - prev).checked_div(prev.abs())
-                }
+            Variant::Value => now,
+            _ => {
+                let prev = self.metric(r.metric, subject, &period.previous());
+                derive(r.variant, now, prev)
             }
         }
     }
@@ -213,5 +202,23 @@ impl<'a> Engine<'a> {
         let segment = self.ds.account(account).segment.as_deref();
         let model = models.for_segment(segment)?;
         Some(model.evaluate(|r| self.value(*r, Subject::Account(account), period)))
+    }
+}
+
+/// The value of `variant` from a metric's value now and in the previous period: `.change` is
+/// the difference; `.change_pct` the difference relative to the size of the previous value (so
+/// that a move from -10 to -5 reads +50%, an improvement), null when the previous value is 0.
+pub fn derive(variant: Variant, now: Option<Decimal>, prev: Option<Decimal>) -> Option<Decimal> {
+    match variant {
+        Variant::Value => now,
+        Variant::Change => Some(now? - prev?),
+        Variant::ChangePct => {
+            let prev = prev?;
+            if prev.is_zero() {
+                None
+            } else {
+                (now? - prev).checked_div(prev.abs())
+            }
+        }
     }
 }

@@ -2,7 +2,6 @@
 //! percentages, changes with a sign. One place, so the terminal, chat and docs agree.
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde_json::value::RawValue;
 
 use crate::metrics::{MetricRef, Unit, Variant};
 use crate::model::Currency;
@@ -105,23 +104,17 @@ pub fn reference(r: &MetricRef, v: Option<Decimal>, currency: Currency) -> Strin
     }
 }
 
-/// The JSON form of a value: money as a string rounded to 2 decimals, everything else as an
-/// exact, unrounded number written from the decimal itself (METRICS.md "Rounding"); null for
-/// null.
-pub fn json(r: &MetricRef, v: Option<Decimal>) -> Box<RawValue> {
-    let text = match v {
+/// The JSON text of a value: money as a string rounded to 2 decimals, everything else as an
+/// exact, unrounded number written from the decimal itself (METRICS.md "Rounding"); `null` for
+/// null. Decimal's `Display` is always a valid JSON number.
+pub fn json(r: &MetricRef, v: Option<Decimal>) -> String {
+    match v {
         None => "null".to_string(),
         Some(v) if r.metric.def().unit == Unit::Money && r.variant != Variant::ChangePct => {
             format!("\"{:.2}\"", round_money(v))
         }
         Some(v) => v.normalize().to_string(),
-    };
-    // Both forms are valid JSON by construction; `null` is the unreachable fallback.
-    RawValue::from_string(text).unwrap_or_else(|_| null())
-}
-
-fn null() -> Box<RawValue> {
-    RawValue::from_string("null".to_string()).expect("null is JSON")
+    }
 }
 
 #[cfg(test)]
@@ -148,15 +141,15 @@ mod tests {
     fn json_money_is_a_rounded_string_and_ratios_exact_numbers() {
         let mrr: MetricRef = "mrr".parse().unwrap();
         let nrr: MetricRef = "nrr".parse().unwrap();
-        assert_eq!(json(&mrr, Some(dec!(10.005))).get(), r#""10.01""#);
-        assert_eq!(json(&mrr, Some(dec!(-10.005))).get(), r#""-10.01""#);
-        assert_eq!(json(&mrr, Some(dec!(7))).get(), r#""7.00""#);
-        assert_eq!(json(&nrr, Some(dec!(1.0500))).get(), "1.05");
+        assert_eq!(json(&mrr, Some(dec!(10.005))), r#""10.01""#);
+        assert_eq!(json(&mrr, Some(dec!(-10.005))), r#""-10.01""#);
+        assert_eq!(json(&mrr, Some(dec!(7))), r#""7.00""#);
+        assert_eq!(json(&nrr, Some(dec!(1.0500))), "1.05");
         let third = Decimal::ONE / Decimal::from(3);
         assert_eq!(
-            json(&nrr, Some(third)).get(),
+            json(&nrr, Some(third)),
             "0.3333333333333333333333333333"
         );
-        assert_eq!(json(&nrr, None).get(), "null");
+        assert_eq!(json(&nrr, None), "null");
     }
 }

@@ -1,15 +1,13 @@
 //! The output of `cs-pulse metrics`: metric values for the portfolio, one account, or every
 //! account, as a terminal table or as JSON with METRICS.md's names.
 
-use std::collections::BTreeMap;
+use std::io::{self, BufWriter, Write};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use rust_decimal::Decimal;
-use serde::Serialize;
-use serde_json::value::RawValue;
 
 use super::format;
-use crate::metrics::{Engine, Filter, MetricRef, Subject, Variant, METRICS};
+use crate::metrics::{derive, Engine, Filter, MetricId, MetricRef, Subject, Variant, METRICS};
 use crate::model::{AccountIx, Period};
 
 /// Which subject(s) to compute for.
@@ -49,78 +47,57 @@ pub struct MetricsReport {
 }
 
 impl MetricsReport {
-    pub fn compute(
-        engine: &Engine,
-        period: Period,
-        metrics: Vec<MetricRef>,
-        target: Target,
-    ) -> Self {
-        let row = |s: Subject| {
-            metrics
-                .iter()
-                .map(|r| engine.value(*r, s, &period))
+    pub fn compute(engine: &Engine, period: Period, metrics: Vec<MetricRef>, target: Target) -> Self {
+        // Each metric is computed once per period; its variants are derived from those values.
+        let mut ids: Vec<MetricId> = metrics.iter().map(|r| r.metric).collect();
+        ids.sort();
+        ids.dedup();
+        let single = !matches!(target, Target::PerAccount(_));
+        let needs_prev = single || metrics.iter().any(|r| r.variant != Variant::Value);
+        let previous = period.previous();
+        let values_of = |s: Subject| -> Vec<(Option<Decimal>, Option<Decimal>)> {
+            ids.iter()
+                .map(|id| {
+                    let now = engine.metric(*id, s, &period);
+                    let prev = if needs_prev { engine.metric(*id, s, &previous) } else { None };
+                    (now, prev)
+                })
                 .collect()
         };
-        let (rows, single) = match &target {
-            Target::Portfolio(f) => (
-                vec![Row {
-                    account: None,
-                    values: row(Subject::Portfolio(f)),
-                }],
-                Some(Subject::Portfolio(f)),
-            ),
-            Target::Account(a) => (
-                vec![Row {
-                    account: Some(*a),
-                    values: row(Subject::Account(*a)),
-                }],
-                Some(Subject::Account(*a)),
-            ),
+        let slot = |r: &MetricRef| ids.binary_search(&r.metric).unwrap_or_default();
+        let row = |account: Option<AccountIx>, s: Subject| {
+            let v = values_of(s);
+            let values = metrics.iter().map(|r| {
+                let (now, prev) = v[slot(r)];
+                derive(r.variant, now, prev)
+            });
+            (Row { account, values: values.collect() }, v)
+        };
+        let (rows, changes) = match &target {
             Target::PerAccount(f) => (
-                engine
-                    .accounts(f)
-                    .map(|a| Row {
-                        account: Some(a),
-                        values: row(Subject::Account(a)),
-                    })
-                    .collect(),
-                None,
+                engine.accounts(f).map(|a| row(Some(a), Subject::Account(a)).0).collect(),
+                vec![],
             ),
+            Target::Portfolio(_) | Target::Account(_) => {
+                let (account, subject) = match &target {
+                    Target::Account(a) => (Some(*a), Subject::Account(*a)),
+                    Target::Portfolio(f) | Target::PerAccount(f) => (None, Subject::Portfolio(f)),
+                };
+                let (r, v) = row(account, subject);
+                let changes = metrics
+                    .iter()
+                    .map(|m| match m.variant {
+                        Variant::Value => {
+                            let (now, prev) = v[slot(m)];
+                            (derive(Variant::Change, now, prev), derive(Variant::ChangePct, now, prev))
+                        }
+                        _ => (None, None),
+                    })
+                    .collect();
+                (vec![r], changes)
+            }
         };
-        let changes = match single {
-            Some(s) => metrics
-                .iter()
-                .map(|r| match r.variant {
-                    Variant::Value => (
-                        engine.value(
-                            MetricRef {
-                                variant: Variant::Change,
-                                ..*r
-                            },
-                            s,
-                            &period,
-                        ),
-                        engine.value(
-                            MetricRef {
-                                variant: Variant::ChangePct,
-                                ..*r
-                            },
-                            s,
-                            &period,
-                        ),
-                    ),
-                    _ => (None, None),
-                })
-                .collect(),
-            None => vec![],
-        };
-        MetricsReport {
-            period,
-            metrics,
-            target,
-            rows,
-            changes,
-        }
+        MetricsReport { period, metrics, target, rows, changes }
     }
 
     fn heading(&self, engine: &Engine) -> String {
@@ -203,49 +180,57 @@ impl MetricsReport {
     }
 
     /// JSON: METRICS.md names, money as decimal strings, ratios as exact numbers, null where
-    /// undefined, with the period's first and last day.
-    pub fn to_json(&self, engine: &Engine) -> String {
-        let values = |row: &Row| -> BTreeMap<String, Box<RawValue>> {
-            self.metrics
-                .iter()
-                .zip(&row.values)
-                .map(|(r, v)| (r.to_string(), format::json(r, *v)))
-                .collect()
+    /// undefined, with the period's first and last day. Written as it goes (one account at a
+    /// time), so a report of a million accounts never sits in memory as text.
+    pub fn write_json(&self, engine: &Engine, out: &mut dyn Write) -> io::Result<()> {
+        let mut out = BufWriter::with_capacity(1 << 16, out);
+        let text = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        writeln!(out, "{{")?;
+        writeln!(out, "  \"period\": \"{}\",", self.period)?;
+        writeln!(out, "  \"first_day\": \"{}\",", self.period.start())?;
+        writeln!(out, "  \"last_day\": \"{}\",", self.period.last_day())?;
+        write!(out, "  \"currency\": \"{}\"", engine.config().fx.reporting())?;
+        if let Target::Portfolio(f) | Target::PerAccount(f) = &self.target {
+            let fields: Vec<String> = [("segment", &f.segment), ("owner", &f.owner), ("plan", &f.plan)]
+                .into_iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| format!("\"{k}\": {}", text(v))))
+                .collect();
+            write!(out, ",\n  \"filter\": {{{}}}", fields.join(", "))?;
+        }
+        let metrics = |out: &mut dyn Write, row: &Row, indent: &str| -> io::Result<()> {
+            write!(out, "{{")?;
+            for (i, (r, v)) in self.metrics.iter().zip(&row.values).enumerate() {
+                let sep = if i == 0 { "" } else { "," };
+                write!(out, "{sep}\n{indent}  \"{r}\": {}", format::json(r, *v))?;
+            }
+            write!(out, "\n{indent}}}")
         };
-        let filter = match &self.target {
-            Target::Portfolio(f) | Target::PerAccount(f) => Some(JsonFilter::from(f)),
-            Target::Account(_) => None,
-        };
-        let accounts = match &self.target {
-            Target::Portfolio(_) => None,
-            _ => Some(
-                self.rows
-                    .iter()
-                    .map(|row| {
-                        let acc = engine.dataset().account(row.account.unwrap_or_default());
-                        JsonAccount {
-                            id: &acc.id,
-                            name: &acc.name,
-                            metrics: values(row),
-                        }
-                    })
-                    .collect(),
-            ),
-        };
-        let doc = JsonReport {
-            period: self.period.to_string(),
-            first_day: self.period.start().to_string(),
-            last_day: self.period.last_day().to_string(),
-            currency: engine.config().fx.reporting().to_string(),
-            filter,
-            metrics: match &self.target {
-                Target::Portfolio(_) => self.rows.first().map(values),
-                _ => None,
-            },
-            accounts,
-        };
-        // Serialising plain structs, strings and pre-validated raw values cannot fail.
-        serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        match &self.target {
+            Target::Portfolio(_) => {
+                if let Some(row) = self.rows.first() {
+                    write!(out, ",\n  \"metrics\": ")?;
+                    metrics(&mut out, row, "  ")?;
+                }
+            }
+            _ => {
+                write!(out, ",\n  \"accounts\": [")?;
+                for (i, row) in self.rows.iter().enumerate() {
+                    let acc = engine.dataset().account(row.account.unwrap_or_default());
+                    let sep = if i == 0 { "" } else { "," };
+                    write!(
+                        out,
+                        "{sep}\n    {{\n      \"id\": {},\n      \"name\": {},\n      \"metrics\": ",
+                        text(&acc.id),
+                        text(&acc.name)
+                    )?;
+                    metrics(&mut out, row, "      ")?;
+                    write!(out, "\n    }}")?;
+                }
+                write!(out, "\n  ]")?;
+            }
+        }
+        writeln!(out, "\n}}")?;
+        out.flush()
     }
 }
 
@@ -263,47 +248,6 @@ fn describe_filter(f: &Filter) -> String {
     } else {
         parts.join(", ")
     }
-}
-
-#[derive(Serialize)]
-struct JsonFilter {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    segment: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    plan: Option<String>,
-}
-
-impl From<&Filter> for JsonFilter {
-    fn from(f: &Filter) -> Self {
-        JsonFilter {
-            segment: f.segment.clone(),
-            owner: f.owner.clone(),
-            plan: f.plan.clone(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct JsonAccount<'a> {
-    id: &'a str,
-    name: &'a str,
-    metrics: BTreeMap<String, Box<RawValue>>,
-}
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    period: String,
-    first_day: String,
-    last_day: String,
-    currency: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    filter: Option<JsonFilter>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metrics: Option<BTreeMap<String, Box<RawValue>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    accounts: Option<Vec<JsonAccount<'a>>>,
 }
 
 /// `cs-pulse metrics --list`: the registry as a table.

@@ -312,7 +312,7 @@ const LAUNCH_COHORT: f64 = 0.08;
 /// Usage on a Saturday or Sunday, relative to a weekday.
 const WEEKEND: f64 = 0.06;
 /// The largest number of features a usage row reports.
-const MAX_FEATURES: u32 = 12;
+pub const FEATURES_AVAILABLE: u32 = 12;
 
 // ---------------------------------------------------------------------------------------------
 // Date helpers that never panic (dates beyond chrono's range saturate).
@@ -1082,7 +1082,7 @@ fn emit_activity(
                 } else {
                     Some(
                         (1 + (rng.gen::<f64>() * feature_reach * eng.min(1.0) * 1.6) as u32)
-                            .min(MAX_FEATURES),
+                            .min(FEATURES_AVAILABLE),
                     )
                 };
                 usage.push(Usage {
