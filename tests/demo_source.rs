@@ -266,13 +266,18 @@ fn first_value_and_renewal_dates() {
         })
         .count();
     assert!(soon >= 5, "{soon}");
-    // Every account paying today has a next renewal; no one else has.
+    // Only accounts paying today have a next renewal (annual contracts and open deals).
+    let mut with_renewal = 0;
     for (ix, a) in data.accounts().iter().enumerate() {
         let pays = by_account
             .get(&(ix as AccountIx))
             .is_some_and(|s| paying(s, as_of));
-        assert_eq!(a.renewal_date.is_some(), pays, "{}", a.id);
+        if a.renewal_date.is_some() {
+            assert!(pays, "{}", a.id);
+            with_renewal += 1;
+        }
     }
+    assert!(with_renewal > 30, "{with_renewal}");
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub const HEADLINE: &[MetricId] = &[
     MetricId::RetentionCost,
 ];
 
-/// How far ahead renewals are listed.
+/// How far ahead renewals are listed (overdue ones are always listed).
 pub const RENEWAL_HORIZON_DAYS: u64 = 60;
 /// Rows shown per list before "and N more".
 pub const LIST_CAP: usize = 15;
@@ -129,7 +129,7 @@ impl Scorecard {
             .accounts(&all)
             .filter_map(|a| {
                 let date = engine.dataset().account(a).renewal_date?;
-                (today <= date && date <= horizon).then(|| RenewalDue {
+                (date <= horizon).then(|| RenewalDue {
                     account: a,
                     date,
                     days: (date - today).num_days(),
@@ -254,7 +254,7 @@ impl Scorecard {
         out += "\n";
 
         out += &format!(
-            "Renewals due in the next {RENEWAL_HORIZON_DAYS} days: {}\n",
+            "Renewals overdue or due in the next {RENEWAL_HORIZON_DAYS} days: {}\n",
             self.renewals.len()
         );
         if !self.renewals.is_empty() {
@@ -263,7 +263,11 @@ impl Scorecard {
                 let acc = ds.account(r.account);
                 t.add_row(vec![
                     r.date.to_string(),
-                    format!("{} d", r.days),
+                    if r.days < 0 {
+                        format!("{} d overdue", -r.days)
+                    } else {
+                        format!("{} d", r.days)
+                    },
                     format!("{} ({})", acc.name, acc.id),
                     acc.owner.clone().unwrap_or_default(),
                     format::money(r.mrr, cur),

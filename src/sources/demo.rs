@@ -13,7 +13,7 @@
 //! then a growing stream), may trial first, and pay monthly or annually. Annual contracts churn
 //! and shrink only at their anniversaries, which are also their renewal deals; monthly ones may
 //! change any month. `renewal_date` is the next open renewal deal or, without one, the next
-//! billing anniversary. Lives are simulated a few months past `as_of` and cut there, so that an
+//! contract anniversary of an annual plan (monthly plans have none). Lives are simulated a few months past `as_of` and cut there, so that an
 //! account about to churn already uses the product less and answers surveys worse.
 //!
 //! Time is a parameter ([`DemoParams::as_of`]); nothing here reads the clock. The same parameters
@@ -646,7 +646,13 @@ fn simulate_account(params: &DemoParams, w: &Window, ix: u32) -> Life {
             .filter(|d| d.outcome(w) == Some(RenewalOutcome::Pending))
             .map(|d| d.due)
             .min();
-        account.renewal_date = pending.or_else(|| current.and_then(|iv| next_billing(iv, w)));
+        // Monthly plans have no contract renewal to prepare for; annual ones renew on their
+        // anniversary.
+        account.renewal_date = pending.or_else(|| {
+            current
+                .filter(|iv| iv.term > 1)
+                .and_then(|iv| next_billing(iv, w))
+        });
     }
     let first_paid = intervals.first().map(|iv| iv.start);
     let never = health < 0.12 || (first_paid.is_none() && rng.gen_bool(0.7));
