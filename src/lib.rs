@@ -10,14 +10,18 @@
 //! - [`config`]: the configuration file, parsed then validated, every error reported at once;
 //! - [`diagnostics`]: how config and rule errors are shown (file:line:column, snippet, hint);
 //! - [`report`]: what a person reads in the terminal (tables, the demo scorecard);
+//! - [`rules`]: threshold rules in TOML, their loading, evaluation and tests;
+//! - [`alerts`]: the alert lifecycle (pure), silences and acknowledgements;
 //! - [`cli`]: the command line.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
 pub mod metrics;
 pub mod model;
 pub mod report;
+pub mod rules;
 pub mod sources;
 pub mod store;
 pub mod sync;
