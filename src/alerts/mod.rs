@@ -3,6 +3,7 @@
 //! so that a restart neither re-fires, nor forgets, nor misses a resolution.
 
 pub mod lifecycle;
+pub mod message;
 pub mod silence;
 
 pub use lifecycle::{acknowledge, step, Ack, AlertState, Event, Phase, Signal, Timing};

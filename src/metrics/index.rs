@@ -96,6 +96,8 @@ pub struct Index {
     usage_offsets: Vec<u32>,
     pub(crate) responses: Grouped<Response>,
     pub(crate) resolutions: Grouped<Resolution>,
+    /// Days tickets were opened on.
+    pub(crate) opened: Grouped<NaiveDate>,
     pub(crate) renewals: Grouped<RenewalDue>,
     /// Summed cost per month.
     pub(crate) costs: BTreeMap<YearMonth, Decimal>,
@@ -188,6 +190,14 @@ impl Index {
                 .collect(),
             |r| r.date,
         );
+        let opened = Grouped::build(
+            n,
+            ds.tickets
+                .iter()
+                .map(|t| (t.account, t.opened_at))
+                .collect(),
+            |d| *d,
+        );
         let renewals = Grouped::build(
             n,
             ds.renewals
@@ -214,6 +224,7 @@ impl Index {
             usage_offsets,
             responses,
             resolutions,
+            opened,
             renewals,
             costs,
         })

@@ -181,9 +181,13 @@ impl<'a> Engine<'a> {
             | RetentionRate | Arpa | Ltv | RenewalRate | TrialConversionRate | RetentionCost => {
                 revenue::metric(self, id, subject, period)
             }
-            Nps | Csat | Ces | FirstContactResolution => voice::metric(self, id, subject, period),
+            Nps | Csat | Ces | FirstContactResolution | NpsDetractors | TicketsOpened => {
+                voice::metric(self, id, subject, period)
+            }
             Dau | SeatUtilization | MinutesPerActiveUser | AdoptionRate | TimeToFirstValue
-            | DaysToRenewal => usage::metric(self, id, subject, period),
+            | DaysToRenewal | TrialDaysLeft | FirstValueReached => {
+                usage::metric(self, id, subject, period)
+            }
             Health => match subject {
                 Subject::Account(a) => self.health(a, period).and_then(|h| h.score),
                 Subject::Portfolio(_) => None,

@@ -37,6 +37,8 @@ pub enum MetricId {
     Csat,
     Ces,
     FirstContactResolution,
+    NpsDetractors,
+    TicketsOpened,
     // Usage and adoption
     Dau,
     SeatUtilization,
@@ -44,6 +46,8 @@ pub enum MetricId {
     AdoptionRate,
     TimeToFirstValue,
     DaysToRenewal,
+    TrialDaysLeft,
+    FirstValueReached,
     // Health
     Health,
 }
@@ -213,6 +217,12 @@ registry! {
     FirstContactResolution "first_contact_resolution" Score Both Voice "Share of tickets resolved in the period on the first contact, 0 to 100."
         "100 x tickets resolved in the period with contacts = 1 / tickets resolved in the period"
         "4 tickets resolved in the period, 3 with contacts = 1: 75.";
+    NpsDetractors "nps_detractors" Count Both Voice "NPS responses scoring 0-6 submitted in the period."
+        "|{responses of kind nps submitted in the period with score <= 6}|"
+        "Scores 10, 9, 6, 3 this week: 2.";
+    TicketsOpened "tickets_opened" Count Both Voice "Support tickets opened in the period."
+        "|{tickets with opened_at in the period}|"
+        "Tickets opened on 2025-03-03 and 2025-03-05, one in February: 2 for 2025-03.";
     Dau "dau" Number Both Usage "Average daily active users (user-days per day of the period)."
         "sum of active_users / days in the period"
         "Active users 10 and 20 on two days of a 7-day week, no rows on the others: 30 / 7 = 4.29.";
@@ -231,6 +241,12 @@ registry! {
     DaysToRenewal "days_to_renewal" Days Account Usage "Days until the account's next renewal (as of the period's last day)."
         "renewal_date - e-1"
         "Renewal 2025-04-30, period 2025-03 (last day 2025-03-31): 30 days.";
+    TrialDaysLeft "trial_days_left" Days Account Usage "Days until the account's trial ends (as of the period's last day); null without a trial end or once converted."
+        "trial_ended_at - (e-1), null when trial_ended_at is empty or converted_at is set"
+        "Trial ending 2025-03-20, period ending 2025-03-14: 6 days.";
+    FirstValueReached "first_value_reached" Count Account Usage "1 when the account reached first value by the period's last day, else 0."
+        "1 if first_value_at <= e-1, else 0"
+        "first_value_at 2025-03-02, period 2025-03: 1; no first_value_at: 0.";
     Health "health" Score Account Health "Health score 0-100 from the configured health model."
         "weighted mean of the model's measures that have a value, each mapped to 0-100 by linear interpolation between its points"
         "Measures scoring 80 (weight 2) and 50 (weight 1), a third without value: (160 + 50) / 3 = 70.";

@@ -61,6 +61,21 @@ fn account_metric(e: &Engine, id: MetricId, a: AccountIx, p: &Period) -> Option<
             let renewal = e.dataset().account(a).renewal_date?;
             Some((renewal - p.last_day()).num_days().into())
         }
+        MetricId::TrialDaysLeft => {
+            let acc = e.dataset().account(a);
+            if acc.converted_at.is_some() {
+                return None;
+            }
+            Some((acc.trial_ended_at? - p.last_day()).num_days().into())
+        }
+        MetricId::FirstValueReached => {
+            let reached = e
+                .dataset()
+                .account(a)
+                .first_value_at
+                .is_some_and(|d| d <= p.last_day());
+            Some(u8::from(reached).into())
+        }
         _ => portfolio_like(e, id, std::iter::once(a), p),
     }
 }

@@ -53,6 +53,15 @@ pub(super) fn metric(e: &Engine, id: MetricId, s: Subject, p: &Period) -> Option
             let t = tally(e, s, p, SurveyKind::Ces);
             ratio(t.sum.into(), t.n.into())
         }
+        MetricId::NpsDetractors => Some(tally(e, s, p, SurveyKind::Nps).detractors.into()),
+        MetricId::TicketsOpened => {
+            let mut opened = 0u64;
+            for a in e.subject_accounts(s) {
+                let days = e.index().opened.of(a);
+                opened += dated_range(days, |d| *d, p.start(), p.end()).len() as u64;
+            }
+            Some(opened.into())
+        }
         MetricId::FirstContactResolution => {
             let (mut resolved, mut first) = (0u64, 0u64);
             for a in e.subject_accounts(s) {

@@ -146,10 +146,7 @@ mod tests {
         assert_eq!(json(&mrr, Some(dec!(7))), r#""7.00""#);
         assert_eq!(json(&nrr, Some(dec!(1.0500))), "1.05");
         let third = Decimal::ONE / Decimal::from(3);
-        assert_eq!(
-            json(&nrr, Some(third)),
-            "0.3333333333333333333333333333"
-        );
+        assert_eq!(json(&nrr, Some(third)), "0.3333333333333333333333333333");
         assert_eq!(json(&nrr, None), "null");
     }
 }

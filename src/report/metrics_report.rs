@@ -47,7 +47,12 @@ pub struct MetricsReport {
 }
 
 impl MetricsReport {
-    pub fn compute(engine: &Engine, period: Period, metrics: Vec<MetricRef>, target: Target) -> Self {
+    pub fn compute(
+        engine: &Engine,
+        period: Period,
+        metrics: Vec<MetricRef>,
+        target: Target,
+    ) -> Self {
         // Each metric is computed once per period; its variants are derived from those values.
         let mut ids: Vec<MetricId> = metrics.iter().map(|r| r.metric).collect();
         ids.sort();
@@ -59,7 +64,11 @@ impl MetricsReport {
             ids.iter()
                 .map(|id| {
                     let now = engine.metric(*id, s, &period);
-                    let prev = if needs_prev { engine.metric(*id, s, &previous) } else { None };
+                    let prev = if needs_prev {
+                        engine.metric(*id, s, &previous)
+                    } else {
+                        None
+                    };
                     (now, prev)
                 })
                 .collect()
@@ -71,11 +80,20 @@ impl MetricsReport {
                 let (now, prev) = v[slot(r)];
                 derive(r.variant, now, prev)
             });
-            (Row { account, values: values.collect() }, v)
+            (
+                Row {
+                    account,
+                    values: values.collect(),
+                },
+                v,
+            )
         };
         let (rows, changes) = match &target {
             Target::PerAccount(f) => (
-                engine.accounts(f).map(|a| row(Some(a), Subject::Account(a)).0).collect(),
+                engine
+                    .accounts(f)
+                    .map(|a| row(Some(a), Subject::Account(a)).0)
+                    .collect(),
                 vec![],
             ),
             Target::Portfolio(_) | Target::Account(_) => {
@@ -89,7 +107,10 @@ impl MetricsReport {
                     .map(|m| match m.variant {
                         Variant::Value => {
                             let (now, prev) = v[slot(m)];
-                            (derive(Variant::Change, now, prev), derive(Variant::ChangePct, now, prev))
+                            (
+                                derive(Variant::Change, now, prev),
+                                derive(Variant::ChangePct, now, prev),
+                            )
                         }
                         _ => (None, None),
                     })
@@ -97,7 +118,13 @@ impl MetricsReport {
                 (vec![r], changes)
             }
         };
-        MetricsReport { period, metrics, target, rows, changes }
+        MetricsReport {
+            period,
+            metrics,
+            target,
+            rows,
+            changes,
+        }
     }
 
     fn heading(&self, engine: &Engine) -> String {
@@ -189,12 +216,20 @@ impl MetricsReport {
         writeln!(out, "  \"period\": \"{}\",", self.period)?;
         writeln!(out, "  \"first_day\": \"{}\",", self.period.start())?;
         writeln!(out, "  \"last_day\": \"{}\",", self.period.last_day())?;
-        write!(out, "  \"currency\": \"{}\"", engine.config().fx.reporting())?;
+        write!(
+            out,
+            "  \"currency\": \"{}\"",
+            engine.config().fx.reporting()
+        )?;
         if let Target::Portfolio(f) | Target::PerAccount(f) = &self.target {
-            let fields: Vec<String> = [("segment", &f.segment), ("owner", &f.owner), ("plan", &f.plan)]
-                .into_iter()
-                .filter_map(|(k, v)| v.as_ref().map(|v| format!("\"{k}\": {}", text(v))))
-                .collect();
+            let fields: Vec<String> = [
+                ("segment", &f.segment),
+                ("owner", &f.owner),
+                ("plan", &f.plan),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("\"{k}\": {}", text(v))))
+            .collect();
             write!(out, ",\n  \"filter\": {{{}}}", fields.join(", "))?;
         }
         let metrics = |out: &mut dyn Write, row: &Row, indent: &str| -> io::Result<()> {

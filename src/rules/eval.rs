@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::model::{Rule, Window};
+use super::model::{AccountFilter, Combine, Condition, Direction, Rule, RuleScope, Test, Window};
 use crate::alerts::Signal;
-use crate::metrics::{Filter, MetricRef};
-use crate::model::AccountIx;
+use crate::metrics::{Engine, Filter, MetricRef, Subject};
+use crate::model::{Account, AccountIx};
 
 /// The subject key of portfolio-scope alerts.
 pub const PORTFOLIO: &str = "portfolio";
@@ -103,12 +103,156 @@ pub struct Observation {
     pub signal: Signal,
 }
 
-/// Evaluates `rule` for every subject it covers (stub: implemented by the lead).
-pub fn evaluate(
-    rule: &Rule,
-    accounts: &[crate::model::Account],
-    table: &ValueTable,
-) -> Vec<Observation> {
-    let _ = (rule, accounts, table);
-    vec![]
+/// Whether one condition fires and whether it clearly clears. A null value neither fires nor
+/// holds a firing alert: it counts as cleared.
+fn condition(c: &Condition, value: Option<Decimal>, band: Option<&str>) -> (bool, bool) {
+    match &c.test {
+        Test::Threshold {
+            direction,
+            threshold,
+            resolve,
+            ..
+        } => {
+            let Some(v) = value else {
+                return (false, true);
+            };
+            let (fire, clear) = match direction {
+                Direction::Below => (v < *threshold, resolve.map_or(v >= *threshold, |r| v > r)),
+                Direction::Above => (v > *threshold, resolve.map_or(v <= *threshold, |r| v < r)),
+            };
+            (fire, clear)
+        }
+        Test::Band { bands } => {
+            let fire = band.is_some_and(|b| bands.iter().any(|x| x == b));
+            (fire, !fire)
+        }
+    }
+}
+
+/// Combines the conditions of a rule into one signal.
+fn signal(rule: &Rule, mut read: impl FnMut(&Condition) -> (bool, bool)) -> Signal {
+    let (fire, clear) = match rule.combine {
+        Combine::All => rule.conditions.iter().fold((true, false), |(f, c), cond| {
+            let (cf, cc) = read(cond);
+            (f && cf, c || cc)
+        }),
+        Combine::Any => rule.conditions.iter().fold((false, true), |(f, c), cond| {
+            let (cf, cc) = read(cond);
+            (f || cf, c && cc)
+        }),
+    };
+    if fire {
+        Signal::Fire
+    } else if clear {
+        Signal::Clear
+    } else {
+        Signal::Between
+    }
+}
+
+/// Whether an account passes a rule's filter (MRR read on the evaluation day).
+pub fn matches(filter: &AccountFilter, account: &Account, mrr: Decimal) -> bool {
+    let one_of = |set: &[String], v: &Option<String>| {
+        set.is_empty() || v.as_ref().is_some_and(|v| set.iter().any(|s| s == v))
+    };
+    one_of(&filter.segments, &account.segment)
+        && one_of(&filter.owners, &account.owner)
+        && one_of(&filter.plans, &account.plan)
+        && filter
+            .custom
+            .iter()
+            .all(|(k, v)| account.custom.get(k) == Some(v))
+        && filter.min_mrr.is_none_or(|m| mrr >= m)
+}
+
+/// Evaluates `rule` for every subject it covers: each account passing its filter, or the
+/// portfolio.
+pub fn evaluate(rule: &Rule, accounts: &[Account], table: &ValueTable) -> Vec<Observation> {
+    match rule.scope {
+        RuleScope::Portfolio => {
+            let filter = rule.filter.as_portfolio_filter();
+            let sig = signal(rule, |c| {
+                let v = match &c.test {
+                    Test::Threshold { metric, .. } => table.portfolio(*metric, c.window, &filter),
+                    Test::Band { .. } => None,
+                };
+                condition(c, v, None)
+            });
+            vec![Observation {
+                subject: PORTFOLIO.to_string(),
+                account: None,
+                signal: sig,
+            }]
+        }
+        RuleScope::Account => accounts
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| matches(&rule.filter, a, table.mrr(*i as AccountIx)))
+            .map(|(i, a)| {
+                let ix = i as AccountIx;
+                let sig = signal(rule, |c| match &c.test {
+                    Test::Threshold { metric, .. } => {
+                        condition(c, table.get(ix, *metric, c.window), None)
+                    }
+                    Test::Band { .. } => condition(c, None, table.band(ix, c.window)),
+                });
+                Observation {
+                    subject: a.id.clone(),
+                    account: Some(ix),
+                    signal: sig,
+                }
+            })
+            .collect(),
+    }
+}
+
+impl ValueTable {
+    /// Computes every value `rules` read on `day` from the engine: one column per (metric,
+    /// window) of the account rules, health bands per window, each account's MRR on the day,
+    /// and the portfolio values of the portfolio rules.
+    pub fn compute(engine: &Engine, rules: &[Rule], day: NaiveDate) -> ValueTable {
+        let n = engine.dataset().accounts().len();
+        let mut t = ValueTable::new(n);
+        t.day = Some(day);
+        let mut columns: Vec<(MetricRef, Window)> = vec![];
+        let mut band_windows: Vec<Window> = vec![];
+        for rule in rules {
+            for c in &rule.conditions {
+                match (&c.test, rule.scope) {
+                    (Test::Threshold { metric, .. }, RuleScope::Account) => {
+                        columns.push((*metric, c.window))
+                    }
+                    (Test::Threshold { metric, .. }, RuleScope::Portfolio) => {
+                        let f = rule.filter.as_portfolio_filter();
+                        let v =
+                            engine.value(*metric, Subject::Portfolio(&f), &c.window.period(day));
+                        t.set_portfolio(*metric, c.window, f, v);
+                    }
+                    (Test::Band { .. }, _) => band_windows.push(c.window),
+                }
+            }
+        }
+        columns.sort_by_key(|(m, w)| (m.to_string(), w.to_string()));
+        columns.dedup();
+        band_windows.sort_by_key(|w| w.to_string());
+        band_windows.dedup();
+        for (metric, window) in columns {
+            let period = window.period(day);
+            let column = (0..n as AccountIx)
+                .map(|a| engine.value(metric, Subject::Account(a), &period))
+                .collect();
+            t.columns.insert((metric, window), column);
+        }
+        for window in band_windows {
+            let period = window.period(day);
+            let column = (0..n as AccountIx)
+                .map(|a| engine.health(a, &period).and_then(|h| h.band))
+                .collect();
+            t.bands.insert(window, column);
+        }
+        t.mrr = (0..n as AccountIx)
+            .map(|a| engine.index().mrr_on(a, day))
+            .collect();
+        t
+    }
 }

@@ -578,7 +578,8 @@ fn simulate_account(params: &DemoParams, w: &Window, ix: u32) -> Life {
         let ends = add_days(created, len);
         account.trial_started_at = Some(created);
         if ends > w.as_of {
-            // Still trialing.
+            // Still trialing: the CRM knows when the trial is scheduled to end.
+            account.trial_ended_at = Some(ends);
             paying_from = None;
             active.push(Active {
                 start: created,

@@ -1,0 +1,318 @@
+//! Alert messages: the notifications of one evaluation, grouped per rule and event so that a
+//! bad day is one message listing the accounts (capped, with "and N more"), not a storm; each
+//! account's line is the rule's minijinja template rendered with its values.
+//!
+//! Messages here are channel-neutral (a title, lines, a footer); chat renderers turn them into
+//! Discord embeds or Slack blocks, and [`AlertMessage::to_text`] into terminal text.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use minijinja::Environment;
+use serde::Serialize;
+
+use super::Event;
+use crate::metrics::{Engine, MetricRef, Subject, Variant};
+use crate::model::AccountIx;
+use crate::report::format;
+use crate::rules::{Rule, Severity, Test};
+
+/// Accounts listed in one message before "and N more".
+pub const GROUP_CAP: usize = 10;
+
+/// One notification of an evaluation: a rule's event for one subject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    pub rule: String,
+    /// An account id or `portfolio`.
+    pub subject: String,
+    pub account: Option<AccountIx>,
+    pub event: Event,
+}
+
+/// One channel-neutral message: a rule's notifications of one kind from one evaluation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AlertMessage {
+    pub rule: String,
+    pub rule_name: String,
+    pub severity: Severity,
+    pub event: Event,
+    pub route: Vec<String>,
+    pub title: String,
+    /// One rendered line per subject, at most [`GROUP_CAP`].
+    pub lines: Vec<String>,
+    /// Subjects beyond the cap.
+    pub more: usize,
+    /// The subjects, all of them (for delivery bookkeeping).
+    pub subjects: Vec<String>,
+    pub footer: String,
+}
+
+impl Serialize for Severity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl AlertMessage {
+    /// The message as it reads in a terminal (and, near enough, in chat).
+    pub fn to_text(&self) -> String {
+        let mut out = format!("{}\n", self.title);
+        for l in &self.lines {
+            for (i, part) in l.lines().enumerate() {
+                out += if i == 0 { "  • " } else { "    " };
+                out += part;
+                out += "\n";
+            }
+        }
+        if self.more > 0 {
+            out += &format!("  … and {} more\n", self.more);
+        }
+        out += &format!("  {}\n", self.footer);
+        out
+    }
+}
+
+fn icon(severity: Severity, event: Event) -> &'static str {
+    match (event, severity) {
+        (Event::Resolved, _) => "✅",
+        (_, Severity::Critical) => "🔴",
+        (_, Severity::Warning) => "🟠",
+        (_, Severity::Info) => "🔵",
+    }
+}
+
+/// What templates see for one subject.
+#[derive(Serialize)]
+struct Context<'a> {
+    rule: RuleCtx<'a>,
+    account: Option<AccountCtx<'a>>,
+    /// Formatted current values by metric reference (`values["dau.change_pct"]`).
+    values: BTreeMap<String, String>,
+    /// Unformatted numbers (null where undefined).
+    raw: BTreeMap<String, Option<f64>>,
+    /// Formatted values of the previous period.
+    previous: BTreeMap<String, String>,
+    /// The first threshold of the rule, formatted.
+    threshold: Option<String>,
+    health: Option<HealthCtx>,
+    window: String,
+    period: PeriodCtx,
+}
+
+#[derive(Serialize)]
+struct RuleCtx<'a> {
+    id: &'a str,
+    name: &'a str,
+    severity: &'static str,
+}
+
+#[derive(Serialize)]
+struct AccountCtx<'a> {
+    id: &'a str,
+    name: &'a str,
+    owner: Option<&'a str>,
+    segment: Option<&'a str>,
+    plan: Option<&'a str>,
+    custom: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct HealthCtx {
+    score: Option<String>,
+    band: Option<String>,
+    measures: Vec<MeasureCtx>,
+}
+
+#[derive(Serialize)]
+struct MeasureCtx {
+    metric: String,
+    value: String,
+    score: Option<String>,
+    weight: String,
+}
+
+#[derive(Serialize)]
+struct PeriodCtx {
+    start: String,
+    end: String,
+}
+
+/// Renders notifications into grouped messages, reading template values from the engine as
+/// of `day`.
+pub struct Renderer<'e, 'd> {
+    engine: &'e Engine<'d>,
+    day: NaiveDate,
+    env: Environment<'static>,
+}
+
+impl<'e, 'd> Renderer<'e, 'd> {
+    /// Compiles the templates of `rules` (already syntax-checked when the rules were loaded).
+    pub fn new(engine: &'e Engine<'d>, rules: &[Rule], day: NaiveDate) -> Self {
+        let mut env = Environment::new();
+        for r in rules {
+            // A template that does not compile renders as its error text, below.
+            let _ = env.add_template_owned(format!("{}.message", r.id), r.message.clone());
+            if let Some(m) = &r.resolved_message {
+                let _ = env.add_template_owned(format!("{}.resolved", r.id), m.clone());
+            }
+        }
+        Renderer { engine, day, env }
+    }
+
+    fn context<'r>(&'r self, rule: &'r Rule, account: Option<AccountIx>) -> Context<'r> {
+        let e = self.engine;
+        let cur = e.config().fx.reporting();
+        let window = rule.conditions.first().map(|c| c.window);
+        let period = window.map(|w| w.period(self.day));
+        let subject_filter = rule.filter.as_portfolio_filter();
+        let subject = match account {
+            Some(a) => Subject::Account(a),
+            None => Subject::Portfolio(&subject_filter),
+        };
+        let (mut values, mut raw, mut previous) =
+            (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        for (metric, w) in rule.metrics() {
+            let p = w.period(self.day);
+            let v = e.value(metric, subject, &p);
+            values.insert(metric.to_string(), format::reference(&metric, v, cur));
+            raw.insert(
+                metric.to_string(),
+                v.and_then(|d| d.to_string().parse().ok()),
+            );
+            if metric.variant == Variant::Value {
+                let prev = e.value(metric, subject, &p.previous());
+                previous.insert(metric.to_string(), format::reference(&metric, prev, cur));
+            }
+        }
+        let threshold = rule.conditions.iter().find_map(|c| match &c.test {
+            Test::Threshold {
+                metric, threshold, ..
+            } => {
+                let r = MetricRef {
+                    variant: metric.variant,
+                    ..*metric
+                };
+                Some(format::reference(&r, Some(*threshold), cur))
+            }
+            Test::Band { bands } => Some(bands.join(" or ")),
+        });
+        let health = match (account, period) {
+            (Some(a), Some(p)) => e.health(a, &p).map(|h| HealthCtx {
+                score: h.score.map(|s| format::group_thousands(s, 1)),
+                band: h.band.clone(),
+                measures: h
+                    .measures
+                    .iter()
+                    .map(|m| MeasureCtx {
+                        metric: m.metric.to_string(),
+                        value: format::reference(&m.metric, m.value, cur),
+                        score: m.score.map(|s| format::group_thousands(s, 0)),
+                        weight: m.effective_weight.round_dp(2).to_string(),
+                    })
+                    .collect(),
+            }),
+            _ => None,
+        };
+        let acc = account.map(|a| e.dataset().account(a)).map(|a| AccountCtx {
+            id: &a.id,
+            name: &a.name,
+            owner: a.owner.as_deref(),
+            segment: a.segment.as_deref(),
+            plan: a.plan.as_deref(),
+            custom: &a.custom,
+        });
+        Context {
+            rule: RuleCtx {
+                id: &rule.id,
+                name: &rule.name,
+                severity: rule.severity.as_str(),
+            },
+            account: acc,
+            values,
+            raw,
+            previous,
+            threshold,
+            health,
+            window: window.map(|w| w.to_string()).unwrap_or_default(),
+            period: PeriodCtx {
+                start: period.map(|p| p.start().to_string()).unwrap_or_default(),
+                end: period.map(|p| p.last_day().to_string()).unwrap_or_default(),
+            },
+        }
+    }
+
+    fn line(&self, rule: &Rule, n: &Notification) -> String {
+        let name = match n.event {
+            Event::Resolved if rule.resolved_message.is_some() => format!("{}.resolved", rule.id),
+            Event::Resolved => {
+                let who = n
+                    .account
+                    .map(|a| self.engine.dataset().account(a).name.clone())
+                    .unwrap_or_else(|| "the portfolio".to_string());
+                return format!("{who}: resolved");
+            }
+            _ => format!("{}.message", rule.id),
+        };
+        let rendered = self.env.get_template(&name).and_then(|t| {
+            t.render(minijinja::Value::from(minijinja::value::Serde(
+                self.context(rule, n.account),
+            )))
+        });
+        match rendered {
+            Ok(text) => text.trim().to_string(),
+            Err(err) => format!("{} (template error: {err})", n.subject),
+        }
+    }
+
+    /// Groups `notifications` per rule and event (in rule order) and renders them.
+    pub fn messages(&self, rules: &[Rule], notifications: &[Notification]) -> Vec<AlertMessage> {
+        let mut out = vec![];
+        for rule in rules {
+            for event in [Event::Fired, Event::Reminder, Event::Resolved] {
+                let group: Vec<&Notification> = notifications
+                    .iter()
+                    .filter(|n| n.rule == rule.id && n.event == event)
+                    .collect();
+                if group.is_empty() {
+                    continue;
+                }
+                let count = group.len();
+                let what = match (event, rule.scope) {
+                    (_, crate::rules::RuleScope::Portfolio) => "portfolio".to_string(),
+                    (_, _) if count == 1 => "1 account".to_string(),
+                    _ => format!("{count} accounts"),
+                };
+                let verb = match event {
+                    Event::Fired => "",
+                    Event::Reminder => "still firing · ",
+                    Event::Resolved => "resolved · ",
+                };
+                out.push(AlertMessage {
+                    rule: rule.id.clone(),
+                    rule_name: rule.name.clone(),
+                    severity: rule.severity,
+                    event,
+                    route: rule.route.clone(),
+                    title: format!(
+                        "{} {} · {}{} — {}",
+                        icon(rule.severity, event),
+                        rule.severity.as_str().to_uppercase(),
+                        verb,
+                        rule.name,
+                        what
+                    ),
+                    lines: group
+                        .iter()
+                        .take(GROUP_CAP)
+                        .map(|n| self.line(rule, n))
+                        .collect(),
+                    more: count.saturating_sub(GROUP_CAP),
+                    subjects: group.iter().map(|n| n.subject.clone()).collect(),
+                    footer: format!("rule {} · data as of {}", rule.id, self.day),
+                });
+            }
+        }
+        out
+    }
+}
