@@ -5,6 +5,7 @@
 
 pub mod eval;
 pub mod model;
+pub mod testing;
 
 pub use model::{
     AccountFilter, Combine, Condition, Direction, Rule, RuleScope, Severity, Test, Window,
