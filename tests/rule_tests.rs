@@ -126,8 +126,8 @@ fn correct_tests_pass() {
     let report = run("passing");
     let out = report.render();
     assert_eq!(report.failed(), 0, "{out}");
-    assert_eq!(report.results.len(), 7, "{out}");
-    assert!(out.ends_with("\n7 passed, 0 failed"), "{out}");
+    assert_eq!(report.results.len(), 8, "{out}");
+    assert!(out.ends_with("\n8 passed, 0 failed"), "{out}");
     assert!(
         out.starts_with("ok   health-red: fires after two days below 40, resolves only above 45\n"),
         "{out}"

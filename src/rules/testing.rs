@@ -47,8 +47,9 @@
 //!
 //! [`load_tests`] reads and validates test files (every problem at once, with spans);
 //! [`run_tests`] runs them against loaded rules through [`crate::rules::eval::evaluate`] and
-//! [`crate::alerts::lifecycle::step`], and returns a [`TestReport`] that renders each failure as
-//! a timeline of the subject next to what was expected.
+//! [`crate::alerts::advance`] (the lifecycle, as `cs-pulse eval` advances it), and returns a
+//! [`TestReport`] that renders each failure as a timeline of the subject next to what was
+//! expected.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -64,7 +65,7 @@ use toml::Spanned;
 use super::eval::{evaluate, ValueTable, PORTFOLIO};
 use super::model::{Rule, RuleScope, Test, Window};
 use crate::alerts::{
-    acknowledge, is_muted, step, AlertState, Event, Phase, Signal, Silence, Timing,
+    acknowledge, advance, is_muted, AlertKey, AlertState, Event, Phase, Signal, Silence,
 };
 use crate::config::toml_file;
 use crate::diagnostics::{line_col, Diagnostic, Diagnostics};
@@ -1137,26 +1138,23 @@ fn run_one(test: &RuleTest, rules: &[Rule]) -> String {
         return out;
     }
 
-    let timing = Timing {
-        for_: rule.for_,
-        repeat: rule.repeat,
+    let key = |subject: &str| AlertKey {
+        rule: rule.id.clone(),
+        subject: subject.to_string(),
     };
-    let mut states: BTreeMap<String, AlertState> = BTreeMap::new();
+    let mut states: BTreeMap<AlertKey, AlertState> = BTreeMap::new();
     let mut timeline: BTreeMap<String, Vec<Row>> = BTreeMap::new();
     // (eval, subject, message)
     let mut problems: Vec<(usize, String, String)> = Vec::new();
     let mut mismatched: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
-    let mut acked: BTreeSet<String> = BTreeSet::new();
 
     for i in 0..test.evaluations {
         let now = eval_time(test.start, test.every, i);
         for a in &test.actions {
             if let Action::Ack { at, subject, by } = a {
                 if *at == i {
-                    let state = states.entry(subject.clone()).or_default();
-                    if acknowledge(state, by, now) {
-                        acked.insert(subject.clone());
-                    } else {
+                    let state = states.entry(key(subject)).or_default();
+                    if !acknowledge(state, by, now) {
                         problems.push((
                             i,
                             subject.clone(),
@@ -1187,29 +1185,35 @@ fn run_one(test: &RuleTest, rules: &[Rule]) -> String {
             })
             .collect();
 
+        // Evaluate and advance exactly as `cs-pulse eval` does.
+        let hold = test.holds.contains(&i);
+        let table = value_table(test, rule, i, now);
+        let observations = evaluate(rule, &test.accounts, &table);
+        let advanced = advance(rule, &observations, &states, now, &silences, hold);
+        // What each subject was told, for the timeline: observed subjects their signal, alerts
+        // the rule no longer covers a clear (as `advance` does), everything a hold under one.
         let mut signals: BTreeMap<String, Signal> = BTreeMap::new();
-        if test.holds.contains(&i) {
-            for s in states.keys() {
-                signals.insert(s.clone(), Signal::Hold);
-            }
-        } else {
-            let table = value_table(test, rule, i, now);
-            for o in evaluate(rule, &test.accounts, &table) {
-                signals.insert(o.subject, o.signal);
-            }
-            // A subject the rule no longer covers clears.
-            for s in states.keys() {
-                signals.entry(s.clone()).or_insert(Signal::Clear);
+        for o in &observations {
+            signals.insert(o.subject.clone(), o.signal);
+        }
+        for (k, st) in &states {
+            if matches!(st.phase, Phase::Pending | Phase::Firing) {
+                signals.entry(k.subject.clone()).or_insert(Signal::Clear);
             }
         }
+        if hold {
+            signals.values_mut().for_each(|s| *s = Signal::Hold);
+        }
+        for (k, st) in advanced.changed {
+            states.insert(k, st);
+        }
         for (subject, signal) in &signals {
-            let silenced = is_muted(&silences, &rule.id, subject, now);
-            let state = states.entry(subject.clone()).or_default();
-            let (next, event) = step(state, *signal, now, timing, silenced);
-            if next.ack.is_none() {
-                acked.remove(subject);
-            }
-            *state = next;
+            let event = advanced
+                .notifications
+                .iter()
+                .find(|n| &n.subject == subject)
+                .map(|n| n.event);
+            let state = states.get(&key(subject));
             let rows = timeline.entry(subject.clone()).or_default();
             rows.resize_with(i, || Row {
                 signal: None,
@@ -1220,17 +1224,19 @@ fn run_one(test: &RuleTest, rules: &[Rule]) -> String {
             });
             rows.push(Row {
                 signal: Some(*signal),
-                phase: state.phase,
+                phase: state.map_or(Phase::Inactive, |s| s.phase),
                 event,
-                silenced,
-                acked: acked.contains(subject),
+                silenced: is_muted(&silences, &rule.id, subject, now),
+                acked: state.is_some_and(|s| s.ack.is_some()),
             });
         }
         // Subjects observed earlier but not now (only possible under a hold before any state)
         // and subjects never observed keep their last row.
         for (subject, rows) in timeline.iter_mut() {
             if rows.len() <= i {
-                let phase = states.get(subject).map_or(Phase::Inactive, |s| s.phase);
+                let phase = states
+                    .get(&key(subject))
+                    .map_or(Phase::Inactive, |s| s.phase);
                 rows.resize_with(i + 1, || Row {
                     signal: None,
                     phase,
