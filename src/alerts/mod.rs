@@ -2,6 +2,7 @@
 //! passed in ([`lifecycle`]); states, silences and acknowledgements are persisted in the store
 //! so that a restart neither re-fires, nor forgets, nor misses a resolution.
 
+pub mod backtest;
 pub mod data_quality;
 pub mod engine;
 pub mod lifecycle;
