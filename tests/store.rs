@@ -481,17 +481,100 @@ async fn corrupted(sql: &str) -> StoreError {
 }
 
 #[tokio::test]
-async fn a_corrupt_usage_blob_is_reported() {
-    for sql in [
-        "UPDATE usage_blobs SET data = x'0102' WHERE account_id = 'acme'",
-        "UPDATE usage_blobs SET data = substr(data, 1, 40) WHERE account_id = 'acme'",
-        "UPDATE usage_blobs SET data = CAST(x'07' || substr(data, 2) AS BLOB) WHERE account_id = 'acme'",
-        "UPDATE usage_blobs SET days = 99 WHERE account_id = 'acme'",
+async fn corrupt_usage_is_reported() {
+    // One chunk holds the usage of acme then initech: 0x04 "acme" <blob length> <blob>...
+    for (sql, needle) in [
+        ("UPDATE usage_chunks SET data = x'0102'", "truncated"),
+        (
+            "UPDATE usage_chunks SET data = substr(data, 1, length(data) - 1)",
+            "truncated",
+        ),
+        (
+            "UPDATE usage_chunks SET data = CAST(data || x'00' AS BLOB)",
+            "truncated",
+        ),
+        (
+            "UPDATE usage_chunks SET data = CAST(substr(data, 1, 6) || x'07' || substr(data, 8) AS BLOB)",
+            "acme\": unknown usage blob version 7",
+        ),
+        (
+            "UPDATE usage_chunks SET data = CAST(substr(data, 1, 9) || x'00' || substr(data, 11) AS BLOB)",
+            "acme",
+        ),
+        (
+            "UPDATE usage_chunks SET data = CAST(x'04' || 'acmx' || substr(data, 6) AS BLOB)",
+            "acmx",
+        ),
+        ("UPDATE usage_chunks SET days = 99", "99"),
+        ("UPDATE usage_chunks SET accounts = 1", "not 1 and 5"),
     ] {
         let err = corrupted(sql).await;
         assert!(matches!(err, StoreError::Corrupt(_)), "{sql}: {err}");
-        assert!(err.to_string().contains("acme"), "{sql}: {err}");
+        assert!(err.to_string().contains(needle), "{sql}: {err}");
     }
+}
+
+/// A schema 1 blob: per row date (days since 1970) i32, active users u32, sessions u32, minutes
+/// as `Decimal::serialize()`, features used u32 (u32::MAX for none), little-endian.
+fn v1_blob(rows: &[Usage]) -> Vec<u8> {
+    let mut blob = vec![1u8];
+    let epoch = d("1970-01-01");
+    for u in rows {
+        blob.extend_from_slice(&((u.date - epoch).num_days() as i32).to_le_bytes());
+        blob.extend_from_slice(&u.active_users.to_le_bytes());
+        blob.extend_from_slice(&u.sessions.to_le_bytes());
+        blob.extend_from_slice(&u.minutes.serialize());
+        blob.extend_from_slice(&u.features_used.unwrap_or(u32::MAX).to_le_bytes());
+    }
+    blob
+}
+
+#[tokio::test]
+async fn usage_written_by_schema_1_still_loads_until_the_next_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut data = sample();
+    let old_usage = std::mem::take(&mut data.usage);
+    store
+        .replace_source("crm", &data, t(0), t(1))
+        .await
+        .unwrap();
+    // What an older build wrote: one row per account in usage_blobs.
+    let mut conn = raw(&path).await;
+    for (account, rows) in [("acme", &old_usage[..4]), ("initech", &old_usage[4..])] {
+        sqlx::query(
+            "INSERT INTO usage_blobs (source, account_id, days, data) VALUES ('crm', ?1, ?2, ?3)",
+        )
+        .bind(account)
+        .bind(rows.len() as i64)
+        .bind(v1_blob(rows))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    data.usage = old_usage;
+    assert_eq!(store.load().await.unwrap(), data);
+
+    sqlx::query("UPDATE usage_blobs SET days = 5 WHERE account_id = 'acme'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = store.load().await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    assert!(err.to_string().contains("acme"), "{err}");
+
+    // The next sync of the source replaces them.
+    store
+        .replace_source("crm", &data, t(2), t(3))
+        .await
+        .unwrap();
+    assert_eq!(store.load().await.unwrap(), data);
+    let (old_rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM usage_blobs")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(old_rows, 0);
 }
 
 #[tokio::test]

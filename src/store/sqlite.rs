@@ -5,17 +5,22 @@
 //! - Every record table is keyed by (source, id) (costs by (source, position)); a sync replaces a
 //!   source with one transaction that deletes the source's rows and inserts the new ones, then
 //!   records the run, so a failure at any point leaves the file as it was.
-//! - sqlx costs tens of microseconds per statement, so rows are written in batches: each batch is
-//!   one JSON array bound as a single parameter and expanded by SQLite itself
-//!   (`INSERT ... SELECT ... FROM json_each(?)`). Rows are read back with streaming queries.
-//!   Measured on the 100k-account demo data set (release, 2 vCPU): a replace takes about 6.5 s
-//!   (3 s for ~0.7M record rows, 1.3 s for 13M usage rows in 100k blobs, 2 s for the commit's
-//!   WAL checkpoint of ~500 MB) and a load about 5.5 s: both still above their targets (3 s and
-//!   2 s).
-//! - Pages are 64 KiB so that an account's usage blob (a few KB) sits inside one page instead
-//!   of an overflow chain.
-//! - Daily usage (millions of rows) is kept as one compact binary BLOB per (source, account),
-//!   see [`super::usage_blob`] and `migrations/0001_records.sql`.
+//! - sqlx costs tens of microseconds per statement and microseconds per row fetched, so rows
+//!   are written and read in batches: a batch of rows is one JSON array bound as a single
+//!   parameter and expanded by SQLite itself (`INSERT ... SELECT ... FROM json_each(?)`;
+//!   measured against multi-row `INSERT ... VALUES (?, ...), ...`, which was no faster), and
+//!   read back as one JSON text per [`READ_CHUNK`] rows (`json_group_array`), parsed by
+//!   serde_json.
+//! - Daily usage (millions of rows) is kept as varint-packed binary, many accounts to a BLOB
+//!   of about 1 MiB (`usage_chunks`), see [`super::usage_blob`] and
+//!   `migrations/0002_usage_chunks.sql`; one row per account (schema 1's `usage_blobs`) cost a
+//!   second per 100k accounts in sqlx's per-row overhead alone.
+//! - Measured on the 100k-account demo data set (~0.6M record rows, 12.7M usage rows; release,
+//!   2 vCPU, noisy, medians): a replace takes about 3.5-4.5 s (2-2.5 s for the record rows,
+//!   ~0.5 s for usage, ~0.5 s for the commit's WAL checkpoint) and a load about 2.5-3 s, for
+//!   a 145 MB file (it was 6.3 s, 3.5-5 s and 502 MB with one fixed-width blob per account
+//!   and row-by-row reads).
+//! - Pages are 64 KiB (fewer, larger pages for the big usage BLOBs).
 //! - The file runs in WAL mode with `synchronous=NORMAL` (a crash may lose the last committed
 //!   sync but never corrupts the file or half-applies one), foreign keys on and a busy timeout,
 //!   so a reader (a chat command) and the syncing writer do not fail on each other.
@@ -36,7 +41,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteSynchronous,
 };
 use sqlx::Row;
 
@@ -48,15 +53,14 @@ use crate::model::{
 
 /// Rows per JSON batch when writing (a few MB of JSON; well under SQLite's length limit).
 const WRITE_BATCH: usize = 20_000;
-/// Accounts per multi-row `INSERT` of usage blobs (4 parameters each, under the 32766 limit).
-const BLOB_BATCH: usize = 1_000;
+/// Bytes of usage per row of `usage_chunks` (a chunk ends with the account that crosses this).
+const CHUNK_BYTES: usize = 1 << 20;
 
-/// Bytes per database page (only applies when the file is created): large pages keep an
-/// account's usage blob (a few KB) inside one page instead of an overflow chain.
+/// Bytes per database page (only applies when the file is created).
 const PAGE_SIZE: u32 = 65_536;
 
 /// The record tables, in the order they are cleared.
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "accounts",
     "subscriptions",
     "survey_responses",
@@ -64,6 +68,7 @@ const TABLES: [&str; 7] = [
     "renewals",
     "costs",
     "usage_blobs",
+    "usage_chunks",
 ];
 
 /// A store in one SQLite file (or in memory, for tests and the demo).
@@ -168,9 +173,8 @@ async fn insert_json<S>(
     row: impl Fn(&mut Vec<u8>, &S) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let sql = json_insert_sql(table, columns);
-    let mut buf: Vec<u8> = Vec::new();
-    for batch in items.chunks(WRITE_BATCH) {
-        buf.clear();
+    let build = |batch: &[S]| -> Result<String, StoreError> {
+        let mut buf = Vec::with_capacity(batch.len() * 64);
         buf.push(b'[');
         for (k, item) in batch.iter().enumerate() {
             if k > 0 {
@@ -179,14 +183,20 @@ async fn insert_json<S>(
             row(&mut buf, item)?;
         }
         buf.push(b']');
-        let json = String::from_utf8(std::mem::take(&mut buf))
-            .map_err(|e| StoreError::Invalid(format!("{table}: {e}")))?;
-        sqlx::query(&sql)
+        String::from_utf8(buf).map_err(|e| StoreError::Invalid(format!("{table}: {e}")))
+    };
+    // SQLite inserts one batch (on sqlx's worker thread) while this thread encodes the next.
+    let mut batches = items.chunks(WRITE_BATCH);
+    let mut next = batches.next().map(build).transpose()?;
+    while let Some(json) = next {
+        let insert = sqlx::query(&sql)
             .bind(source)
             .bind(&json)
-            .execute(&mut *conn)
-            .await?;
-        buf = json.into_bytes();
+            .execute(&mut *conn);
+        let encode = async { batches.next().map(build).transpose() };
+        let (inserted, encoded) = futures_util::future::join(insert, encode).await;
+        inserted?;
+        next = encoded?;
     }
     Ok(())
 }
@@ -246,7 +256,8 @@ async fn insert_usage(
         order.iter().map(|&i| &usage[i as usize]).collect()
     };
 
-    let mut blobs: Vec<(&str, i64, Vec<u8>)> = Vec::with_capacity(BLOB_BATCH);
+    // Each account's rows, as a range of `rows`; accounts are written in id order.
+    let mut ranges: Vec<(AccountIx, usize, usize)> = Vec::new();
     let mut i = 0;
     while i < rows.len() {
         let account = rows[i].account;
@@ -254,38 +265,50 @@ async fn insert_usage(
         while j < rows.len() && rows[j].account == account {
             j += 1;
         }
-        let id = account_id(data, account, "a usage row")?;
-        let mut blob = Vec::new();
-        usage_blob::encode(rows[i..j].iter().copied(), &mut blob)
-            .map_err(|e| StoreError::Invalid(format!("usage of account \"{id}\": {e}")))?;
-        blobs.push((id, (j - i) as i64, blob));
-        if blobs.len() == BLOB_BATCH {
-            insert_blobs(conn, source, &mut blobs).await?;
-        }
+        account_id(data, account, "a usage row")?;
+        ranges.push((account, i, j));
         i = j;
     }
-    insert_blobs(conn, source, &mut blobs).await
-}
+    ranges.sort_unstable_by_key(|&(a, _, _)| data.accounts()[a as usize].id.as_str());
 
-async fn insert_blobs(
-    conn: &mut SqliteConnection,
-    source: &str,
-    blobs: &mut Vec<(&str, i64, Vec<u8>)>,
-) -> Result<(), StoreError> {
-    if blobs.is_empty() {
-        return Ok(());
+    // The next chunk: (accounts, days, data), taking accounts from `ranges` until the data
+    // reaches CHUNK_BYTES.
+    let mut ranges = ranges.into_iter().peekable();
+    let mut scratch = Vec::new();
+    let mut fill = || {
+        ranges.peek()?;
+        let (mut accounts, mut days) = (0i64, 0i64);
+        let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4);
+        for (account, i, j) in ranges.by_ref() {
+            let id = data.accounts()[account as usize].id.as_str();
+            usage_blob::push_entry(&mut chunk, id, rows[i..j].iter().copied(), &mut scratch);
+            accounts += 1;
+            days += (j - i) as i64;
+            if chunk.len() >= CHUNK_BYTES {
+                break;
+            }
+        }
+        Some((accounts, days, chunk))
+    };
+    // SQLite inserts one chunk while this thread encodes the next.
+    let mut next = fill();
+    let mut seq = 0i64;
+    while let Some((accounts, days, chunk)) = next {
+        let insert = sqlx::query(
+            "INSERT INTO usage_chunks (source, seq, accounts, days, data) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(source)
+        .bind(seq)
+        .bind(accounts)
+        .bind(days)
+        .bind(&chunk)
+        .execute(&mut *conn);
+        let (inserted, filled) = futures_util::future::join(insert, async { fill() }).await;
+        inserted?;
+        next = filled;
+        seq += 1;
     }
-    // Anonymous `?` parameters: sqlx looks up the name of every numbered parameter, which
-    // SQLite answers by a linear search (quadratic in the parameter count).
-    let sql = format!(
-        "INSERT INTO usage_blobs (source, account_id, days, data) VALUES {}",
-        vec!["(?, ?, ?, ?)"; blobs.len()].join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for (id, days, blob) in blobs.drain(..) {
-        q = q.bind(source).bind(id).bind(days).bind(blob);
-    }
-    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -558,37 +581,110 @@ fn merge_account(into: &mut Account, other: Account) {
     }
 }
 
+/// Rows per query when reading a record table.
+const READ_CHUNK: usize = 50_000;
+
+/// Reads every row of a record table as JSON arrays `[source, id, <columns>...]`, one query per
+/// [`READ_CHUNK`] rows in (source, id) order (sqlx costs microseconds per row fetched; a JSON
+/// text per chunk costs SQLite and serde_json far less), and turns each into a record.
+async fn load_rows<R, T>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    columns: &str,
+    mut record: impl FnMut(R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError>
+where
+    R: serde::de::DeserializeOwned + KeyedRow,
+{
+    let select = |filter: &str| {
+        format!(
+            "SELECT count(*), json_group_array(json_array(source, id, {columns})) FROM \
+             (SELECT * FROM {table} {filter} ORDER BY source, id LIMIT {READ_CHUNK})"
+        )
+    };
+    let (first, next) = (select(""), select("WHERE (source, id) > (?1, ?2)"));
+    let mut out = Vec::new();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let query = match &after {
+            None => sqlx::query_as(&first),
+            Some((source, id)) => sqlx::query_as(&next).bind(source).bind(id),
+        };
+        let (count, json): (i64, String) = query.fetch_one(&mut *conn).await?;
+        let rows: Vec<R> = serde_json::from_str(&json).map_err(|e| corrupt(table, e))?;
+        let mut last: Option<(&str, &str)> = None;
+        for r in &rows {
+            last = last.max(Some(r.key()));
+        }
+        let last = last.map(|(s, i)| (s.to_string(), i.to_string()));
+        for r in rows {
+            out.push(record(r)?);
+        }
+        if count < READ_CHUNK as i64 || last.is_none() {
+            return Ok(out);
+        }
+        after = last;
+    }
+}
+
+/// A row read by [`load_rows`]: its (source, id) key comes first.
+trait KeyedRow {
+    fn key(&self) -> (&str, &str);
+}
+
+macro_rules! keyed_rows {
+    ($($name:ident ( $($t:ty),* );)*) => {$(
+        #[derive(serde::Deserialize)]
+        struct $name(String, String, $($t),*);
+        impl KeyedRow for $name {
+            fn key(&self) -> (&str, &str) {
+                (&self.0, &self.1)
+            }
+        }
+    )*};
+}
+
+type Text = Option<String>;
+keyed_rows! {
+    AccountRow(String, Text, Text, Text, Text, Text, Option<i64>, Text, Text, Text, Text, String);
+    SubscriptionRow(String, String, String, String, Text);
+    SurveyRow(String, String, i64, String, Text);
+    TicketRow(String, String, Text, Text, Option<i64>);
+    RenewalRow(String, String, String, Text);
+}
+
 async fn load_accounts(conn: &mut SqliteConnection) -> Result<Dataset, StoreError> {
     const T: &str = "accounts";
-    let mut accounts: Vec<(String, Account)> = Vec::new();
-    let mut rows = sqlx::query(
-        "SELECT source, id, name, owner, segment, plan, created_at, renewal_date, licensed_seats, \
-         first_value_at, trial_started_at, trial_ended_at, converted_at, custom FROM accounts",
+    let mut accounts = load_rows(
+        conn,
+        T,
+        "name, owner, segment, plan, created_at, renewal_date, licensed_seats, first_value_at, \
+         trial_started_at, trial_ended_at, converted_at, custom",
+        |r: AccountRow| {
+            let custom: BTreeMap<String, String> = serde_json::from_str(&r.13)
+                .map_err(|e| corrupt(T, format!("custom fields of \"{}\": {e}", r.1)))?;
+            let date = |s: &Text| parse_opt_date(T, s.as_deref());
+            let account = Account {
+                name: r.2,
+                owner: r.3,
+                segment: r.4,
+                plan: r.5,
+                created_at: date(&r.6)?,
+                renewal_date: date(&r.7)?,
+                licensed_seats: parse_count(T, r.8)?,
+                first_value_at: date(&r.9)?,
+                trial_started_at: date(&r.10)?,
+                trial_ended_at: date(&r.11)?,
+                converted_at: date(&r.12)?,
+                custom,
+                id: r.1,
+            };
+            Ok((r.0, account))
+        },
     )
-    .fetch(&mut *conn);
-    while let Some(r) = rows.try_next().await? {
-        let id: String = r.try_get(1)?;
-        let custom: BTreeMap<String, String> = serde_json::from_str(r.try_get(13)?)
-            .map_err(|e| corrupt(T, format!("custom fields of \"{id}\": {e}")))?;
-        let account = Account {
-            name: r.try_get(2)?,
-            owner: r.try_get(3)?,
-            segment: r.try_get(4)?,
-            plan: r.try_get(5)?,
-            created_at: parse_opt_date(T, r.try_get(6)?)?,
-            renewal_date: parse_opt_date(T, r.try_get(7)?)?,
-            licensed_seats: parse_count(T, r.try_get(8)?)?,
-            first_value_at: parse_opt_date(T, r.try_get(9)?)?,
-            trial_started_at: parse_opt_date(T, r.try_get(10)?)?,
-            trial_ended_at: parse_opt_date(T, r.try_get(11)?)?,
-            converted_at: parse_opt_date(T, r.try_get(12)?)?,
-            custom,
-            id,
-        };
-        accounts.push((r.try_get(0)?, account));
-    }
-    drop(rows);
-    accounts.sort_unstable_by(|a, b| a.1.id.cmp(&b.1.id).then_with(|| a.0.cmp(&b.0)));
+    .await?;
+    // Rows come in (source, id) order; merging wants (id, source).
+    accounts.sort_by(|a, b| a.1.id.cmp(&b.1.id).then_with(|| a.0.cmp(&b.0)));
     let mut merged: Vec<Account> = Vec::with_capacity(accounts.len());
     for (_, a) in accounts {
         match merged.last_mut() {
@@ -608,22 +704,6 @@ fn ix_of(ds: &Dataset, table: &str, id: &str, account_id: &str) -> Result<Accoun
     })
 }
 
-/// Reads every row of a child table in (source, id) order, turning each into a record.
-async fn load_table<T>(
-    conn: &mut SqliteConnection,
-    table: &str,
-    columns: &str,
-    mut record: impl FnMut(&SqliteRow) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    let sql = format!("SELECT {columns} FROM {table} ORDER BY source, id");
-    let mut out = Vec::new();
-    let mut rows = sqlx::query(&sql).fetch(&mut *conn);
-    while let Some(r) = rows.try_next().await? {
-        out.push(record(&r)?);
-    }
-    Ok(out)
-}
-
 /// Sorts child records by (account, date, id); among equals the stored (source, id) order stays.
 fn sort_children<T>(v: &mut [T], key: impl Fn(&T) -> (AccountIx, NaiveDate, &str)) {
     v.sort_by(|a, b| key(a).cmp(&key(b)));
@@ -631,19 +711,18 @@ fn sort_children<T>(v: &mut [T], key: impl Fn(&T) -> (AccountIx, NaiveDate, &str
 
 async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<(), StoreError> {
     const S: &str = "subscriptions";
-    let mut subs = load_table(
+    let mut subs = load_rows(
         conn,
         S,
-        "id, account_id, mrr, currency, start_date, end_date",
-        |r| {
-            let id: String = r.try_get(0)?;
+        "account_id, mrr, currency, start_date, end_date",
+        |r: SubscriptionRow| {
             Ok(Subscription {
-                account: ix_of(ds, S, &id, r.try_get(1)?)?,
-                mrr: parse_decimal(S, r.try_get(2)?)?,
-                currency: Currency::from_str(r.try_get(3)?).map_err(|e| corrupt(S, e))?,
-                start_date: parse_date(S, r.try_get(4)?)?,
-                end_date: parse_opt_date(S, r.try_get(5)?)?,
-                id,
+                account: ix_of(ds, S, &r.1, &r.2)?,
+                mrr: parse_decimal(S, &r.3)?,
+                currency: Currency::from_str(&r.4).map_err(|e| corrupt(S, e))?,
+                start_date: parse_date(S, &r.5)?,
+                end_date: parse_opt_date(S, r.6.as_deref())?,
+                id: r.1,
             })
         },
     )
@@ -651,22 +730,20 @@ async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<
     sort_children(&mut subs, |s| (s.account, s.start_date, &s.id));
 
     const V: &str = "survey_responses";
-    let mut surveys = load_table(
+    let mut surveys = load_rows(
         conn,
         V,
-        "id, account_id, kind, score, submitted_at, comment",
-        |r| {
-            let id: String = r.try_get(0)?;
-            let kind: &str = r.try_get(2)?;
-            let score: i64 = r.try_get(3)?;
+        "account_id, kind, score, submitted_at, comment",
+        |r: SurveyRow| {
+            let (id, kind, score) = (r.1, r.3, r.4);
             Ok(SurveyResponse {
-                account: ix_of(ds, V, &id, r.try_get(1)?)?,
-                kind: SurveyKind::from_str(kind)
+                account: ix_of(ds, V, &id, &r.2)?,
+                kind: SurveyKind::from_str(&kind)
                     .map_err(|_| corrupt(V, format!("unknown kind \"{kind}\"")))?,
                 score: u8::try_from(score)
                     .map_err(|_| corrupt(V, format!("score {score} of \"{id}\"")))?,
-                submitted_at: parse_date(V, r.try_get(4)?)?,
-                comment: r.try_get(5)?,
+                submitted_at: parse_date(V, &r.5)?,
+                comment: r.6,
                 id,
             })
         },
@@ -675,19 +752,18 @@ async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<
     sort_children(&mut surveys, |s| (s.account, s.submitted_at, &s.id));
 
     const K: &str = "tickets";
-    let mut tickets = load_table(
+    let mut tickets = load_rows(
         conn,
         K,
-        "id, account_id, opened_at, resolved_at, first_response_at, contacts",
-        |r| {
-            let id: String = r.try_get(0)?;
+        "account_id, opened_at, resolved_at, first_response_at, contacts",
+        |r: TicketRow| {
             Ok(Ticket {
-                account: ix_of(ds, K, &id, r.try_get(1)?)?,
-                opened_at: parse_date(K, r.try_get(2)?)?,
-                resolved_at: parse_opt_date(K, r.try_get(3)?)?,
-                first_response_at: parse_opt_date(K, r.try_get(4)?)?,
-                contacts: parse_count(K, r.try_get(5)?)?,
-                id,
+                account: ix_of(ds, K, &r.1, &r.2)?,
+                opened_at: parse_date(K, &r.3)?,
+                resolved_at: parse_opt_date(K, r.4.as_deref())?,
+                first_response_at: parse_opt_date(K, r.5.as_deref())?,
+                contacts: parse_count(K, r.6)?,
+                id: r.1,
             })
         },
     )
@@ -695,21 +771,22 @@ async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<
     sort_children(&mut tickets, |t| (t.account, t.opened_at, &t.id));
 
     const R: &str = "renewals";
-    let mut renewals = load_table(conn, R, "id, account_id, due_date, outcome, amount", |r| {
-        let id: String = r.try_get(0)?;
-        let outcome: &str = r.try_get(3)?;
-        Ok(Renewal {
-            account: ix_of(ds, R, &id, r.try_get(1)?)?,
-            due_date: parse_date(R, r.try_get(2)?)?,
-            outcome: RenewalOutcome::from_str(outcome)
-                .map_err(|_| corrupt(R, format!("unknown outcome \"{outcome}\"")))?,
-            amount: r
-                .try_get::<Option<&str>, _>(4)?
-                .map(|a| parse_decimal(R, a))
-                .transpose()?,
-            id,
-        })
-    })
+    let mut renewals = load_rows(
+        conn,
+        R,
+        "account_id, due_date, outcome, amount",
+        |r: RenewalRow| {
+            let outcome = r.4;
+            Ok(Renewal {
+                account: ix_of(ds, R, &r.1, &r.2)?,
+                due_date: parse_date(R, &r.3)?,
+                outcome: RenewalOutcome::from_str(&outcome)
+                    .map_err(|_| corrupt(R, format!("unknown outcome \"{outcome}\"")))?,
+                amount: r.5.map(|a| parse_decimal(R, &a)).transpose()?,
+                id: r.1,
+            })
+        },
+    )
     .await?;
     sort_children(&mut renewals, |r| (r.account, r.due_date, &r.id));
 
@@ -735,48 +812,113 @@ async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<
     Ok(())
 }
 
-/// Decodes every usage blob. Blobs are read per source in account id order, which is the order
-/// of the merged accounts (both compare ids byte by byte), so one source's rows come out sorted
-/// by (account, date); several sources are merged by a stable sort.
+/// Decodes one account's usage blob into `usage`, checking that accounts come in increasing
+/// order (else `*sorted` becomes false); returns the number of rows.
+fn decode_account(
+    ds: &Dataset,
+    table: &str,
+    account_id: &str,
+    blob: &[u8],
+    usage: &mut Vec<Usage>,
+    previous: &mut Option<AccountIx>,
+    sorted: &mut bool,
+) -> Result<usize, StoreError> {
+    let ix = ds.account_ix(account_id).ok_or_else(|| {
+        corrupt(
+            table,
+            format!("usage of account \"{account_id}\", which is not stored"),
+        )
+    })?;
+    let n = usage_blob::decode(blob, ix, usage)
+        .map_err(|e| corrupt(table, format!("usage of account \"{account_id}\": {e}")))?;
+    *sorted &= previous.is_none_or(|p| p < ix);
+    *previous = Some(ix);
+    Ok(n)
+}
+
+/// Decodes the usage of every source, from `usage_chunks` and what older versions left in
+/// `usage_blobs`. A source's accounts are stored in id order, which is the order of the merged
+/// accounts (both compare ids byte by byte), so one source's rows come out sorted by
+/// (account, date); several sources are merged by a stable sort.
 async fn load_usage(conn: &mut SqliteConnection, ds: &Dataset) -> Result<Vec<Usage>, StoreError> {
-    const U: &str = "usage_blobs";
-    let sources: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT source FROM usage_blobs ORDER BY source")
-            .fetch_all(&mut *conn)
-            .await?;
-    let total: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(days), 0) FROM usage_blobs")
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut usage: Vec<Usage> = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    const U: &str = "usage_chunks";
+    const B: &str = "usage_blobs";
+    let sources: Vec<String> = sqlx::query_scalar(
+        "SELECT source FROM usage_chunks UNION SELECT source FROM usage_blobs ORDER BY source",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    // Room for every row, but never more than the bytes stored could hold (a row takes at least
+    // 5 bytes), whatever a damaged `days` says.
+    let (days, bytes): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(days), 0), COALESCE(SUM(length(data)), 0) FROM \
+         (SELECT days, data FROM usage_chunks UNION ALL SELECT days, data FROM usage_blobs)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let capacity = usize::try_from(days.min(bytes / 5)).unwrap_or(0);
+    let mut usage: Vec<Usage> = Vec::with_capacity(capacity);
     let mut sorted = true;
     for source in &sources {
+        let mut previous: Option<AccountIx> = None;
         let mut rows = sqlx::query(
             "SELECT account_id, days, data FROM usage_blobs WHERE source = ?1 ORDER BY account_id",
         )
         .bind(source)
         .fetch(&mut *conn);
-        let mut previous: Option<AccountIx> = None;
         while let Some(r) = rows.try_next().await? {
             let account_id: &str = r.try_get(0)?;
             let days: i64 = r.try_get(1)?;
-            let blob: &[u8] = r.try_get(2)?;
-            let ix = ds.account_ix(account_id).ok_or_else(|| {
-                corrupt(
-                    U,
-                    format!("usage of account \"{account_id}\", which is not stored"),
-                )
-            })?;
-            let before = usage.len();
-            usage_blob::decode(blob, ix, &mut usage)
-                .map_err(|e| corrupt(U, format!("usage of account \"{account_id}\": {e}")))?;
-            if usage.len() - before != usize::try_from(days).unwrap_or(usize::MAX) {
+            let n = decode_account(
+                ds,
+                B,
+                account_id,
+                r.try_get(2)?,
+                &mut usage,
+                &mut previous,
+                &mut sorted,
+            )?;
+            if i64::try_from(n) != Ok(days) {
                 return Err(corrupt(
-                    U,
+                    B,
                     format!("usage of account \"{account_id}\" should hold {days} days"),
                 ));
             }
-            sorted &= previous.is_none_or(|p| p < ix);
-            previous = Some(ix);
+        }
+        drop(rows);
+
+        let mut rows = sqlx::query(
+            "SELECT seq, accounts, days, data FROM usage_chunks WHERE source = ?1 ORDER BY seq",
+        )
+        .bind(source)
+        .fetch(&mut *conn);
+        while let Some(r) = rows.try_next().await? {
+            let seq: i64 = r.try_get(0)?;
+            let (mut accounts, mut days) = (0i64, 0i64);
+            for entry in usage_blob::entries(r.try_get(3)?) {
+                let (account_id, blob) = entry.map_err(|e| corrupt(U, e))?;
+                let n = decode_account(
+                    ds,
+                    U,
+                    account_id,
+                    blob,
+                    &mut usage,
+                    &mut previous,
+                    &mut sorted,
+                )?;
+                accounts += 1;
+                days += n as i64;
+            }
+            let (want_accounts, want_days): (i64, i64) = (r.try_get(1)?, r.try_get(2)?);
+            if (accounts, days) != (want_accounts, want_days) {
+                return Err(corrupt(
+                    U,
+                    format!(
+                        "chunk {seq} of source \"{source}\" holds {accounts} accounts and \
+                         {days} days, not {want_accounts} and {want_days}"
+                    ),
+                ));
+            }
         }
     }
     if sources.len() > 1 || !sorted {
