@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use cs_pulse::config::{Config, ConfigError, SourceConfig, SourceKind};
+use cs_pulse::config::{
+    ChannelConfig, ChannelKind, Config, ConfigError, DataQualityConfig, SourceConfig, SourceKind,
+};
 use cs_pulse::model::Currency;
 use rust_decimal_macros::dec;
 
@@ -55,6 +57,60 @@ fn example_config_validates_with_every_key() {
             },
         ]
     );
+}
+
+#[test]
+fn example_config_routes_rules_to_its_channels() {
+    let c = Config::load(Path::new("config.example.toml")).unwrap();
+    assert_eq!(c.rules_paths, vec![PathBuf::from("rules/")]);
+    assert_eq!(c.channel_names(), ["console", "cs-team"]);
+    assert_eq!(
+        c.channels[1],
+        ChannelConfig {
+            name: "cs-team".into(),
+            kind: ChannelKind::DiscordWebhook,
+            description: Some("The #customer-success channel".into()),
+        }
+    );
+    assert_eq!(c.data_quality, DataQualityConfig::default());
+}
+
+#[test]
+fn rules_channels_and_data_quality_defaults() {
+    let c = Config::parse("", Path::new("c.toml"), Path::new("/srv/cs")).unwrap();
+    assert_eq!(c.rules_paths, vec![PathBuf::from("/srv/cs/rules/")]);
+    assert_eq!(c.channels, vec![ChannelConfig::default_console()]);
+    assert_eq!(c.channels[0].kind, ChannelKind::Console);
+    assert_eq!(c.data_quality.max_age, chrono::Duration::hours(36));
+    assert_eq!(c.data_quality.min_accounts_ratio, dec!(0.8));
+    assert!(c.data_quality.enabled);
+    let src = "[rules]\npaths = [\"alerts\", \"/etc/cs/extra.toml\"]\n[channels.slack-cs]\nkind = \"slack\"\n[data_quality]\nmax_age = \"2d\"\nmin_accounts_ratio = \"0.5\"\nenabled = false\n";
+    let c = Config::parse(src, Path::new("c.toml"), Path::new("/srv/cs")).unwrap();
+    assert_eq!(
+        c.rules_paths,
+        vec![
+            PathBuf::from("/srv/cs/alerts"),
+            PathBuf::from("/etc/cs/extra.toml")
+        ]
+    );
+    // A configured channel replaces the default `console`.
+    assert_eq!(c.channel_names(), ["slack-cs"]);
+    assert_eq!(
+        c.data_quality,
+        DataQualityConfig {
+            max_age: chrono::Duration::days(2),
+            min_accounts_ratio: dec!(0.5),
+            enabled: false,
+        }
+    );
+    let demo = Config::demo("demo.db");
+    assert_eq!(demo.channel_names(), ["console"]);
+    assert_eq!(demo.rules_paths, vec![PathBuf::from("rules/")]);
+}
+
+#[test]
+fn channel_and_data_quality_errors_at_once() {
+    insta::assert_snapshot!(errors("broken_channels.toml"));
 }
 
 #[test]
@@ -197,7 +253,7 @@ fn load_reports_invalid_files_as_diagnostics() {
 
 #[test]
 fn never_panics_on_truncated_or_mangled_files() {
-    for name in ["broken.toml", "syntax.toml"] {
+    for name in ["broken.toml", "syntax.toml", "broken_channels.toml"] {
         let (src, path) = fixture(name);
         check_prefixes(&src, &path);
     }

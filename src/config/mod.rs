@@ -6,6 +6,7 @@
 //! from any working directory. Validation never touches the disk: a source directory or a health
 //! model file that does not exist is reported when it is used (`check`, `sync`), not here.
 
+pub mod duration;
 pub mod raw;
 pub mod toml_file;
 
@@ -23,13 +24,17 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::metrics::MetricsConfig;
 use crate::model::{Currency, FxRates};
 use crate::sources::SourceContext;
-use raw::{RawConfig, RawSource};
+use raw::{RawChannel, RawConfig, RawDataQuality, RawSource};
 use toml_file::Number;
 
 /// Where the store goes when `[store] path` is not set.
 pub const DEFAULT_STORE_PATH: &str = "cs-pulse.db";
 /// Which health model file is used when `[health] model` is not set.
 pub const DEFAULT_HEALTH_MODEL_PATH: &str = "rules/health.toml";
+/// Where rule files are read from when `[rules] paths` is not set.
+pub const DEFAULT_RULES_PATH: &str = "rules/";
+/// The channel that exists when no `[channels.NAME]` is configured.
+pub const DEFAULT_CHANNEL: &str = "console";
 
 /// The validated configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +53,95 @@ pub struct Config {
     pub health_model_is_default: bool,
     /// Every `[sources.NAME]` table, in file order.
     pub sources: Vec<SourceConfig>,
+    /// Rule files and directories (`[rules] paths`), resolved against the config file's
+    /// directory; a directory means every `*.toml` in it but rule tests and the health model.
+    pub rules_paths: Vec<PathBuf>,
+    /// Every `[channels.NAME]` table, in file order; one `console` channel when none is set.
+    pub channels: Vec<ChannelConfig>,
+    /// When a source's data is too stale or too thin for the rules that read it.
+    pub data_quality: DataQualityConfig,
+}
+
+/// One configured channel: where alerts routed to its name are delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelConfig {
+    /// The key of `[channels.NAME]`, which rules name in `route`.
+    pub name: String,
+    pub kind: ChannelKind,
+    pub description: Option<String>,
+}
+
+/// How a channel delivers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChannelKind {
+    /// Printed to standard output.
+    Console,
+    /// A Discord channel, through the bot.
+    Discord,
+    /// A Discord incoming webhook.
+    DiscordWebhook,
+    /// A Slack channel.
+    Slack,
+    /// A generic JSON webhook.
+    Webhook,
+}
+
+impl ChannelKind {
+    /// Every kind, with its word in `kind = "..."`.
+    pub const ALL: [(ChannelKind, &'static str); 5] = [
+        (ChannelKind::Console, "console"),
+        (ChannelKind::Discord, "discord"),
+        (ChannelKind::DiscordWebhook, "discord_webhook"),
+        (ChannelKind::Slack, "slack"),
+        (ChannelKind::Webhook, "webhook"),
+    ];
+
+    pub fn word(self) -> &'static str {
+        ChannelKind::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("console", |(_, w)| w)
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+impl ChannelConfig {
+    /// The channel that exists when none is configured: `console`, printing to standard output.
+    pub fn default_console() -> ChannelConfig {
+        ChannelConfig {
+            name: DEFAULT_CHANNEL.to_string(),
+            kind: ChannelKind::Console,
+            description: None,
+        }
+    }
+}
+
+/// The data-quality guard (`[data_quality]`): rules reading a source whose data is suspect hold
+/// their state, and one warning says why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataQualityConfig {
+    /// A source whose last good sync is older than this is stale. Default 36 hours.
+    pub max_age: chrono::Duration,
+    /// A sync returning fewer than this fraction of the previous good sync's accounts is
+    /// suspect. Default 0.8.
+    pub min_accounts_ratio: Decimal,
+    /// False turns the guard off. Default true.
+    pub enabled: bool,
+}
+
+impl Default for DataQualityConfig {
+    fn default() -> DataQualityConfig {
+        DataQualityConfig {
+            max_age: chrono::Duration::hours(36),
+            min_accounts_ratio: dec!(0.8),
+            enabled: true,
+        }
+    }
 }
 
 /// One configured source.
@@ -131,13 +225,17 @@ impl Default for Config {
             health_model: PathBuf::from(DEFAULT_HEALTH_MODEL_PATH),
             health_model_is_default: true,
             sources: vec![],
+            rules_paths: vec![PathBuf::from(DEFAULT_RULES_PATH)],
+            channels: vec![ChannelConfig::default_console()],
+            data_quality: DataQualityConfig::default(),
         }
     }
 }
 
 impl Config {
     /// The configuration of the `demo` command, which needs no file: UTC, USD with EUR at 1.08,
-    /// one `demo` source with its default settings.
+    /// one `demo` source with its default settings, the rules of `rules/` routed to the default
+    /// `console` channel.
     pub fn demo(store_path: impl Into<PathBuf>) -> Config {
         Config {
             store_path: store_path.into(),
@@ -182,6 +280,11 @@ impl Config {
     /// The reporting currency and exchange rates.
     pub fn fx(&self) -> &FxRates {
         &self.metrics.fx
+    }
+
+    /// The names of the configured channels, which rules may name in `route`.
+    pub fn channel_names(&self) -> Vec<String> {
+        self.channels.iter().map(|c| c.name.clone()).collect()
     }
 
     /// What sources need to turn their input into records.
@@ -247,6 +350,22 @@ impl Validator<'_> {
             .into_iter()
             .filter_map(|(name, table)| self.source(name, table))
             .collect();
+        let rules_paths = match &raw.rules.paths {
+            Some(list) => list
+                .get_ref()
+                .iter()
+                .map(|p| self.path(p, "rules path"))
+                .collect(),
+            None => vec![self.base_dir.join(DEFAULT_RULES_PATH)],
+        };
+        let mut channels: Vec<ChannelConfig> = toml_file::in_file_order(raw.channels)
+            .into_iter()
+            .filter_map(|(name, table)| self.channel(name, table))
+            .collect();
+        if channels.is_empty() {
+            channels.push(ChannelConfig::default_console());
+        }
+        let data_quality = self.data_quality(&raw.data_quality);
         Config {
             timezone,
             store_path,
@@ -254,6 +373,143 @@ impl Validator<'_> {
             health_model_is_default: raw.health.model.is_none(),
             health_model,
             sources,
+            rules_paths,
+            channels,
+            data_quality,
+        }
+    }
+
+    fn channel(
+        &mut self,
+        name: Spanned<String>,
+        table: Spanned<RawChannel>,
+    ) -> Option<ChannelConfig> {
+        let header = toml_file::first_line(self.src, table.span());
+        let raw = table.into_inner();
+        let words = || {
+            ChannelKind::ALL
+                .iter()
+                .map(|(_, w)| format!("`{w}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut ok = true;
+        if name.get_ref().trim().is_empty() {
+            self.error(
+                name.span(),
+                "a channel name cannot be empty",
+                Some("name it like `[channels.cs-team]`: rules route to this name".to_string()),
+            );
+            ok = false;
+        }
+        let description = match &raw.description {
+            Some(d) if d.get_ref().trim().is_empty() => {
+                self.error(
+                    d.span(),
+                    "the description is empty",
+                    Some("say who reads this channel, or leave `description` out".to_string()),
+                );
+                None
+            }
+            d => d.as_ref().map(|d| d.get_ref().clone()),
+        };
+        let Some(kind) = &raw.kind else {
+            self.error(
+                header,
+                format!("channel `{}` has no `kind`", name.get_ref()),
+                Some(format!("add `kind = ...`, one of {}", words())),
+            );
+            return None;
+        };
+        let Some((kind, _)) = ChannelKind::ALL
+            .iter()
+            .find(|(_, w)| *w == kind.get_ref().trim())
+        else {
+            let hint = match toml_file::closest(
+                kind.get_ref(),
+                ChannelKind::ALL.iter().map(|(_, w)| *w),
+            ) {
+                Some(k) => format!("did you mean `{k}`?"),
+                None => format!("the channel kinds are {}", words()),
+            };
+            self.error(
+                kind.span(),
+                format!("unknown channel kind `{}`", kind.get_ref()),
+                Some(hint),
+            );
+            return None;
+        };
+        ok.then(|| ChannelConfig {
+            name: name.into_inner(),
+            kind: *kind,
+            description,
+        })
+    }
+
+    fn data_quality(&mut self, raw: &RawDataQuality) -> DataQualityConfig {
+        let defaults = DataQualityConfig::default();
+        let max_age = match &raw.max_age {
+            None => defaults.max_age,
+            Some(text) => match duration::parse_duration(text.get_ref()) {
+                Ok(d) if d > chrono::Duration::zero() => d,
+                Ok(_) => {
+                    self.error(
+                        text.span(),
+                        "max_age must be longer than 0",
+                        Some(
+                            "the age after which a source's last good sync is stale, like \"36h\"; set `enabled = false` to turn the guard off"
+                                .to_string(),
+                        ),
+                    );
+                    defaults.max_age
+                }
+                Err(e) => {
+                    self.error(
+                        text.span(),
+                        format!("max_age `{}` {e}", text.get_ref()),
+                        Some(duration::DURATION_HINT.to_string()),
+                    );
+                    defaults.max_age
+                }
+            },
+        };
+        const RATIO_HINT: &str = "a fraction of the previous good sync's accounts: 0.8 means a sync returning fewer than 80% of them is suspect";
+        let min_accounts_ratio = match &raw.min_accounts_ratio {
+            None => defaults.min_accounts_ratio,
+            Some(n) => match n.get_ref().decimal() {
+                Ok(v) if v > Decimal::ZERO && v <= Decimal::ONE => v,
+                Ok(v) => {
+                    let hint = if v > Decimal::ONE && v <= dec!(100) {
+                        format!(
+                            "min_accounts_ratio is a fraction, not a percentage: did you mean {}?",
+                            (v / dec!(100)).normalize()
+                        )
+                    } else {
+                        RATIO_HINT.to_string()
+                    };
+                    self.error(
+                        n.span(),
+                        format!(
+                            "min_accounts_ratio must be greater than 0 and at most 1, found {v}"
+                        ),
+                        Some(hint),
+                    );
+                    defaults.min_accounts_ratio
+                }
+                Err(e) => {
+                    self.error(
+                        n.span(),
+                        format!("min_accounts_ratio {e}"),
+                        Some(RATIO_HINT.to_string()),
+                    );
+                    defaults.min_accounts_ratio
+                }
+            },
+        };
+        DataQualityConfig {
+            max_age,
+            min_accounts_ratio,
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
         }
     }
 

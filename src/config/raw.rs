@@ -28,6 +28,12 @@ pub struct RawConfig {
     pub health: RawHealth,
     #[serde(default)]
     pub sources: BTreeMap<Spanned<String>, Spanned<RawSource>>,
+    #[serde(default)]
+    pub rules: RawRules,
+    #[serde(default)]
+    pub channels: BTreeMap<Spanned<String>, Spanned<RawChannel>>,
+    #[serde(default)]
+    pub data_quality: RawDataQuality,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,4 +71,28 @@ pub struct RawSource {
     pub seed: Option<Spanned<Number>>,
     /// `demo`: months of generated history.
     pub months: Option<Spanned<Number>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRules {
+    pub paths: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// One `[channels.NAME]` table. Only `kind` and `description` for now; the delivery settings of
+/// each kind (webhook URLs, tokens as `${ENV}`) will be added here, all optional, like
+/// [`RawSource`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    pub kind: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDataQuality {
+    pub max_age: Option<Spanned<String>>,
+    pub min_accounts_ratio: Option<Spanned<Number>>,
+    pub enabled: Option<bool>,
 }

@@ -69,6 +69,18 @@ pub fn diagnostic(file: &str, src: &str, e: &toml::de::Error) -> Diagnostic {
             "unexpected text after the value".to_string(),
             Some("write one `key = value` per line; a comment starts with #".to_string()),
         )
+    } else if let Some(found) = first
+        .strip_prefix("invalid type: ")
+        .and_then(|r| r.strip_suffix(", expected a sequence"))
+    {
+        let example = match found.strip_prefix("string ") {
+            Some(s) => format!("[{s}]"),
+            None => "[\"a\", \"b\"]".to_string(),
+        };
+        (
+            format!("invalid type: {found}, expected a list"),
+            Some(format!("write a list in brackets: {example}")),
+        )
     } else if first.ends_with("expected a string") {
         (first.to_string(), Some(QUOTES.to_string()))
     } else {
