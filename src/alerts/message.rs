@@ -12,7 +12,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use super::Event;
-use crate::metrics::{Engine, MetricRef, Subject, Variant};
+use crate::metrics::{Engine, Subject, Variant};
 use crate::model::AccountIx;
 use crate::report::format;
 use crate::rules::{Rule, Severity, Test};
@@ -185,17 +185,11 @@ impl<'e, 'd> Renderer<'e, 'd> {
                 previous.insert(metric.to_string(), format::reference(&metric, prev, cur));
             }
         }
-        let threshold = rule.conditions.iter().find_map(|c| match &c.test {
+        let threshold = rule.conditions.first().map(|c| match &c.test {
             Test::Threshold {
                 metric, threshold, ..
-            } => {
-                let r = MetricRef {
-                    variant: metric.variant,
-                    ..*metric
-                };
-                Some(format::reference(&r, Some(*threshold), cur))
-            }
-            Test::Band { bands } => Some(bands.join(" or ")),
+            } => format::reference(metric, Some(*threshold), cur),
+            Test::Band { bands } => bands.join(" or "),
         });
         let health = match (account, period) {
             (Some(a), Some(p)) => e.health(a, &p).map(|h| HealthCtx {
