@@ -3,6 +3,7 @@
 //! One trait, [`Store`], so that the rest of the program never sees SQL; SQLite through sqlx is
 //! the default and only implementation so far.
 
+pub mod alerts;
 pub mod sqlite;
 pub mod usage_blob;
 
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::Dataset;
 
+pub use alerts::{AlertKey, AlertStore};
 pub use sqlite::SqliteStore;
 
 /// How a sync run ended.

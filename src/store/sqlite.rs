@@ -127,6 +127,11 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// The connection pool, for the store's other tables (see `super::alerts`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Closes every connection (waiting for those in use); later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
