@@ -21,6 +21,8 @@ use crate::sources::{self, Source};
 use crate::store::{SqliteStore, Store};
 use crate::sync;
 
+mod rules_commands;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "cs-pulse",
@@ -54,6 +56,42 @@ pub enum Command {
     Sync(SyncArgs),
     /// Compute metrics for a period: the portfolio, a filtered part of it, or accounts.
     Metrics(MetricsArgs),
+    /// Evaluate every rule as of a day, advance and store the alerts, print what would be sent.
+    Eval(EvalArgs),
+    /// Replay history day by day: how often each rule would have fired, and for whom.
+    Backtest(BacktestArgs),
+    /// Run the rule tests (`*.test.toml` beside the rule files); exit 1 on a failure.
+    Test(TestArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Evaluate as of this day (YYYY-MM-DD), as if it had just ended. Default: yesterday,
+    /// advanced to now.
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<NaiveDate>,
+    /// Print what would be sent without saving alert states.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BacktestArgs {
+    /// First day to evaluate (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: NaiveDate,
+    /// Last day to evaluate (YYYY-MM-DD), inclusive.
+    #[arg(long, value_name = "DATE")]
+    pub to: NaiveDate,
+    /// Only this rule.
+    #[arg(long, value_name = "ID")]
+    pub rule: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// Rule directories or files (default: the configured rule paths, `rules/`).
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -138,6 +176,13 @@ pub async fn run(cli: Cli, now: DateTime<Utc>, out: &mut dyn Write) -> Result<Ou
         Command::Check => check_command(&cli.config, out),
         Command::Sync(args) => sync_command(&cli.config, args, now, out).await,
         Command::Metrics(args) => metrics_command(&cli.config, args, out).await,
+        Command::Eval(args) => {
+            rules_commands::eval_command(&cli.config, args.at, args.dry_run, now, out).await
+        }
+        Command::Backtest(args) => {
+            rules_commands::backtest_command(&cli.config, args.from, args.to, args.rule, out).await
+        }
+        Command::Test(args) => rules_commands::test_command(&cli.config, &args.paths, out),
     }
 }
 
@@ -199,7 +244,46 @@ async fn demo_command(args: DemoArgs, now: DateTime<Utc>, out: &mut dyn Write) -
             .render(&engine)
             .as_bytes(),
     )?;
+    demo_alerts(&config, &engine, params.as_of, out)?;
     Ok(Outcome::Ok)
+}
+
+/// Days of history the demo replays so that rules with `for` durations can fire.
+const DEMO_REPLAY_DAYS: u64 = 21;
+
+/// The shipped rules on the demo data: replayed over the last weeks before `as_of`, then the
+/// alerts still firing, as they would read in chat.
+fn demo_alerts(
+    config: &Config,
+    engine: &Engine,
+    as_of: NaiveDate,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let channels: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
+    let rules = crate::rules::shipped_rules(&channels)
+        .map_err(|d| anyhow::anyhow!("the built-in rules are invalid:\n{d}"))?;
+    let to = as_of.pred_opt().unwrap_or(as_of);
+    let from = to - chrono::Days::new(DEMO_REPLAY_DAYS - 1);
+    let report = crate::alerts::backtest::backtest(
+        engine,
+        &rules,
+        from,
+        to,
+        |d| rules_commands::end_of_day(config, d),
+        None,
+    );
+    let messages = crate::alerts::backtest::firing_messages(engine, &rules, &report, to);
+    writeln!(
+        out,
+        "\nAlerts firing as of {to}: {} rule{} of {} (the shipped rules, replayed daily from {from})\n",
+        messages.len(),
+        if messages.len() == 1 { "" } else { "s" },
+        rules.len()
+    )?;
+    for m in &messages {
+        writeln!(out, "{}", m.to_text())?;
+    }
+    Ok(())
 }
 
 fn demo_health() -> Result<HealthModels> {
@@ -235,22 +319,44 @@ fn check_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         }
         Err(e) => bail!(e),
     };
+    // Every file is checked, and every problem of every file printed, before giving up.
+    let mut problems = false;
     let models = match load_health(&config) {
-        Ok(m) => m,
+        Ok(m) => m.models.len(),
         Err(e) => {
             writeln!(out, "{e}")?;
-            return Ok(Outcome::Problems);
+            problems = true;
+            0
         }
     };
+    let rules = match rules_commands::load_rules_of(&config) {
+        Ok(r) => r.len(),
+        Err(d) => {
+            write!(out, "{d}")?;
+            problems = true;
+            0
+        }
+    };
+    if let Err(d) = crate::rules::testing::load_tests(&config.rules_paths) {
+        write!(out, "{d}")?;
+        problems = true;
+    }
+    if problems {
+        return Ok(Outcome::Problems);
+    }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     writeln!(
         out,
-        "ok: {} ({} source{}), {} ({} health model{})",
+        "ok: {} ({} source{}, {} channel{}), {} health model{}, {} rule{}",
         path.display(),
         config.sources.len(),
-        if config.sources.len() == 1 { "" } else { "s" },
-        config.health_model.display(),
-        models.models.len(),
-        if models.models.len() == 1 { "" } else { "s" },
+        plural(config.sources.len()),
+        config.channels.len(),
+        plural(config.channels.len()),
+        models,
+        plural(models),
+        rules,
+        plural(rules),
     )?;
     Ok(Outcome::Ok)
 }

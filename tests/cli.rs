@@ -58,7 +58,11 @@ fn synced_workspace() -> tempfile::TempDir {
     );
     std::fs::write(
         dir.path().join("config.toml"),
-        "timezone = \"UTC\"\nreporting_currency = \"USD\"\n[fx]\nEUR = 1.08\n[metrics]\nfeatures_available = 30\n[sources.crm]\nkind = \"files\"\npath = \"data\"\n",
+        format!(
+            "timezone = \"UTC\"\nreporting_currency = \"USD\"\n[fx]\nEUR = 1.08\n[metrics]\nfeatures_available = 30\n[rules]\npaths = [\"{}/rules\"]\n[health]\nmodel = \"{}/rules/health.toml\"\n[data_quality]\nenabled = false\n[sources.crm]\nkind = \"files\"\npath = \"data\"\n",
+            env!("CARGO_MANIFEST_DIR"),
+            env!("CARGO_MANIFEST_DIR")
+        ),
     )
     .expect("write config");
     let sync = stdout_of(cs_pulse().current_dir(dir.path()).arg("sync"));
@@ -153,4 +157,50 @@ fn metrics_list_prints_the_registry() {
     for m in cs_pulse::metrics::METRICS {
         assert!(out.contains(m.name), "{} missing", m.name);
     }
+}
+
+#[test]
+fn eval_advances_stored_alerts_and_never_fires_twice() {
+    let ws = synced_workspace();
+    let eval = |at: &str, extra: &[&str]| {
+        stdout_of(
+            cs_pulse()
+                .current_dir(ws.path())
+                .args(["eval", "--at", at])
+                .args(extra),
+        )
+    };
+    // A dry run shows what would be sent and saves nothing.
+    let dry = eval("2025-06-10", &["--dry-run"]);
+    assert!(dry.contains("dry run: nothing saved"), "{dry}");
+    let first = eval("2025-06-10", &[]);
+    assert_eq!(
+        first.replace(" (dry run: nothing saved)", ""),
+        dry.replace(" (dry run: nothing saved)", "")
+    );
+    insta::assert_snapshot!("eval_first_day", first);
+    // The same day again, as after a restart: the alerts are stored, nothing is sent twice.
+    let again = eval("2025-06-10", &[]);
+    assert!(!again.contains("→ "), "{again}");
+    assert!(again.contains("No messages to send."), "{again}");
+    // Days later, `for` durations have passed: pending alerts fire, some resolve.
+    insta::assert_snapshot!("eval_later_day", eval("2025-06-14", &[]));
+}
+
+#[test]
+fn backtest_and_rule_tests_from_the_command_line() {
+    let ws = synced_workspace();
+    let out = stdout_of(cs_pulse().current_dir(ws.path()).args([
+        "backtest",
+        "--from",
+        "2025-05-01",
+        "--to",
+        "2025-05-31",
+        "--rule",
+        "contraction",
+    ]));
+    insta::assert_snapshot!("backtest_contraction", out);
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
+    let tests = stdout_of(cs_pulse().current_dir(ws.path()).args(["test", rules]));
+    assert!(tests.trim_end().ends_with(" passed, 0 failed"), "{tests}");
 }

@@ -232,7 +232,10 @@ fn trials_convert_or_not() {
             }
             (Some(s), Some(e), None) => {
                 assert!(s < e);
-                assert!(subs.is_none(), "a lost or running trial has no subscription");
+                assert!(
+                    subs.is_none(),
+                    "a lost or running trial has no subscription"
+                );
                 if e > params().as_of {
                     trialing += 1; // still running: the end is scheduled
                 } else {

@@ -12,7 +12,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use super::Event;
-use crate::metrics::{Engine, Subject, Variant};
+use crate::metrics::{Engine, MetricRef, Subject};
 use crate::model::AccountIx;
 use crate::report::format;
 use crate::rules::{Rule, Severity, Test};
@@ -111,9 +111,9 @@ struct RuleCtx<'a> {
 struct AccountCtx<'a> {
     id: &'a str,
     name: &'a str,
-    owner: Option<&'a str>,
-    segment: Option<&'a str>,
-    plan: Option<&'a str>,
+    owner: &'a str,
+    segment: &'a str,
+    plan: &'a str,
     custom: &'a BTreeMap<String, String>,
 }
 
@@ -172,18 +172,18 @@ impl<'e, 'd> Renderer<'e, 'd> {
         };
         let (mut values, mut raw, mut previous) =
             (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        // Each metric as the rule reads it, and the metric itself with its previous value
+        // (`values['dau.change_pct']`, `values.dau`, `previous.dau`).
         for (metric, w) in rule.metrics() {
             let p = w.period(self.day);
-            let v = e.value(metric, subject, &p);
-            values.insert(metric.to_string(), format::reference(&metric, v, cur));
-            raw.insert(
-                metric.to_string(),
-                v.and_then(|d| d.to_string().parse().ok()),
-            );
-            if metric.variant == Variant::Value {
-                let prev = e.value(metric, subject, &p.previous());
-                previous.insert(metric.to_string(), format::reference(&metric, prev, cur));
+            let base = MetricRef::value(metric.metric);
+            for r in [metric, base] {
+                let v = e.value(r, subject, &p);
+                values.insert(r.to_string(), format::reference(&r, v, cur));
+                raw.insert(r.to_string(), v.and_then(|d| d.to_string().parse().ok()));
             }
+            let prev = e.value(base, subject, &p.previous());
+            previous.insert(base.to_string(), format::reference(&base, prev, cur));
         }
         let threshold = rule.conditions.first().map(|c| match &c.test {
             Test::Threshold {
@@ -211,9 +211,9 @@ impl<'e, 'd> Renderer<'e, 'd> {
         let acc = account.map(|a| e.dataset().account(a)).map(|a| AccountCtx {
             id: &a.id,
             name: &a.name,
-            owner: a.owner.as_deref(),
-            segment: a.segment.as_deref(),
-            plan: a.plan.as_deref(),
+            owner: a.owner.as_deref().unwrap_or("unassigned"),
+            segment: a.segment.as_deref().unwrap_or("no segment"),
+            plan: a.plan.as_deref().unwrap_or("no plan"),
             custom: &a.custom,
         });
         Context {
