@@ -96,9 +96,9 @@ impl ValueTable {
 
 /// What a rule says about one subject on the evaluation day.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Observation {
+pub struct Observation<'a> {
     /// An account id, or [`PORTFOLIO`].
-    pub subject: String,
+    pub subject: &'a str,
     pub account: Option<AccountIx>,
     pub signal: Signal,
 }
@@ -167,7 +167,7 @@ pub fn matches(filter: &AccountFilter, account: &Account, mrr: Decimal) -> bool 
 
 /// Evaluates `rule` for every subject it covers: each account passing its filter, or the
 /// portfolio.
-pub fn evaluate(rule: &Rule, accounts: &[Account], table: &ValueTable) -> Vec<Observation> {
+pub fn evaluate<'a>(rule: &Rule, accounts: &'a [Account], table: &ValueTable) -> Vec<Observation<'a>> {
     match rule.scope {
         RuleScope::Portfolio => {
             let filter = rule.filter.as_portfolio_filter();
@@ -179,30 +179,42 @@ pub fn evaluate(rule: &Rule, accounts: &[Account], table: &ValueTable) -> Vec<Ob
                 condition(c, v, None)
             });
             vec![Observation {
-                subject: PORTFOLIO.to_string(),
+                subject: PORTFOLIO,
                 account: None,
                 signal: sig,
             }]
         }
-        RuleScope::Account => accounts
-            .iter()
-            .enumerate()
-            .filter(|(i, a)| matches(&rule.filter, a, table.mrr(*i as AccountIx)))
-            .map(|(i, a)| {
-                let ix = i as AccountIx;
-                let sig = signal(rule, |c| match &c.test {
-                    Test::Threshold { metric, .. } => {
-                        condition(c, table.get(ix, *metric, c.window), None)
-                    }
-                    Test::Band { .. } => condition(c, None, table.band(ix, c.window)),
-                });
-                Observation {
-                    subject: a.id.clone(),
-                    account: Some(ix),
-                    signal: sig,
-                }
-            })
-            .collect(),
+        RuleScope::Account => {
+            // Each condition's column is looked up once, then read by account index.
+            let columns: Vec<Option<&Vec<Option<Decimal>>>> = rule
+                .conditions
+                .iter()
+                .map(|c| match &c.test {
+                    Test::Threshold { metric, .. } => table.columns.get(&(*metric, c.window)),
+                    Test::Band { .. } => None,
+                })
+                .collect();
+            accounts
+                .iter()
+                .enumerate()
+                .filter(|(i, a)| matches(&rule.filter, a, table.mrr(*i as AccountIx)))
+                .map(|(i, a)| {
+                    let ix = i as AccountIx;
+                    let mut k = 0;
+                    let sig = signal(rule, |c| {
+                        let column = columns[k];
+                        k += 1;
+                        match &c.test {
+                            Test::Threshold { .. } => {
+                                condition(c, column.and_then(|col| col.get(i).copied().flatten()), None)
+                            }
+                            Test::Band { .. } => condition(c, None, table.band(ix, c.window)),
+                        }
+                    });
+                    Observation { subject: &a.id, account: Some(ix), signal: sig }
+                })
+                .collect()
+        }
     }
 }
 

@@ -1194,7 +1194,7 @@ fn run_one(test: &RuleTest, rules: &[Rule]) -> String {
         // the rule no longer covers a clear (as `advance` does), everything a hold under one.
         let mut signals: BTreeMap<String, Signal> = BTreeMap::new();
         for o in &observations {
-            signals.insert(o.subject.clone(), o.signal);
+            signals.insert(o.subject.to_string(), o.signal);
         }
         for (k, st) in &states {
             if matches!(st.phase, Phase::Pending | Phase::Firing) {
