@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::data_quality::SourceIssue;
-use super::engine::{advance, AlertKey};
+use super::engine::{advance, Advance, AlertKey};
 use super::lifecycle::{step, AlertState, Event, Phase, Signal, Timing};
 use super::message::{AlertMessage, Notification, Renderer};
 use super::silence::{is_muted, Silence};
 use crate::metrics::Engine;
+use crate::model::Account;
 use crate::rules::eval::{evaluate, ValueTable};
 use crate::rules::{Rule, Severity};
 
@@ -31,6 +32,47 @@ pub struct EvalOutcome {
     pub counts: BTreeMap<String, (usize, usize)>,
     /// Whether the rules held their state because of data-quality issues.
     pub held: bool,
+}
+
+/// Evaluates and advances every rule, the rules spread over the machine's cores (each rule is
+/// independent of the others). Results come back in rule order.
+pub fn advance_all(
+    rules: &[Rule],
+    accounts: &[Account],
+    table: &ValueTable,
+    states: &BTreeMap<AlertKey, AlertState>,
+    now: DateTime<Utc>,
+    silences: &[Silence],
+    hold: bool,
+) -> Vec<Advance> {
+    let one = |rule: &Rule| {
+        advance(
+            rule,
+            &evaluate(rule, accounts, table),
+            states,
+            now,
+            silences,
+            hold,
+        )
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(rules.len());
+    if threads <= 1 {
+        return rules.iter().map(one).collect();
+    }
+    let chunk = rules.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rules
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            // A panic in a worker is a bug; re-raise it rather than lose a rule's result.
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Inputs that stay the same across the rules of one evaluation.

@@ -167,7 +167,11 @@ pub fn matches(filter: &AccountFilter, account: &Account, mrr: Decimal) -> bool 
 
 /// Evaluates `rule` for every subject it covers: each account passing its filter, or the
 /// portfolio.
-pub fn evaluate<'a>(rule: &Rule, accounts: &'a [Account], table: &ValueTable) -> Vec<Observation<'a>> {
+pub fn evaluate<'a>(
+    rule: &Rule,
+    accounts: &'a [Account],
+    table: &ValueTable,
+) -> Vec<Observation<'a>> {
     match rule.scope {
         RuleScope::Portfolio => {
             let filter = rule.filter.as_portfolio_filter();
@@ -205,13 +209,19 @@ pub fn evaluate<'a>(rule: &Rule, accounts: &'a [Account], table: &ValueTable) ->
                         let column = columns[k];
                         k += 1;
                         match &c.test {
-                            Test::Threshold { .. } => {
-                                condition(c, column.and_then(|col| col.get(i).copied().flatten()), None)
-                            }
+                            Test::Threshold { .. } => condition(
+                                c,
+                                column.and_then(|col| col.get(i).copied().flatten()),
+                                None,
+                            ),
                             Test::Band { .. } => condition(c, None, table.band(ix, c.window)),
                         }
                     });
-                    Observation { subject: &a.id, account: Some(ix), signal: sig }
+                    Observation {
+                        subject: &a.id,
+                        account: Some(ix),
+                        signal: sig,
+                    }
                 })
                 .collect()
         }
