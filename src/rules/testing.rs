@@ -57,6 +57,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::config::duration::{format_duration, parse_duration};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -381,7 +382,10 @@ impl Validator<'_> {
         };
         let every = match &raw.every {
             None => Duration::days(1),
-            Some(e) => match parse_duration(e.get_ref()) {
+            Some(e) => match parse_duration(e.get_ref())
+                .ok()
+                .filter(|d| *d > Duration::zero())
+            {
                 Some(d) => d,
                 None => {
                     self.error(
@@ -825,7 +829,7 @@ impl Validator<'_> {
                     format!("{} is not an evaluation time", show(value.get_ref())),
                     &format!(
                         "evaluations run at `start` ({first}) and every {} after it",
-                        fmt_duration(every)
+                        format_duration(every)
                     ),
                 );
                 None
@@ -962,41 +966,12 @@ fn parse_time(s: &str) -> Option<At> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(At::Date)
 }
 
-/// `1d`, `12h`, `30m`, `1w`, `90s`: a positive whole number and a unit.
-fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let unit_at = s.find(|c: char| !c.is_ascii_digit())?;
-    let n: i64 = s[..unit_at].parse().ok().filter(|n| *n > 0)?;
-    match &s[unit_at..] {
-        "w" => Duration::try_weeks(n),
-        "d" => Duration::try_days(n),
-        "h" => Duration::try_hours(n),
-        "m" => Duration::try_minutes(n),
-        "s" => Duration::try_seconds(n),
-        _ => None,
-    }
-}
-
 fn eval_time(start: DateTime<Utc>, every: Duration, i: usize) -> DateTime<Utc> {
     start + every * i as i32
 }
 
 fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// A duration in the largest unit that divides it: `2d`, `36h`, `90m`, `0`.
-fn fmt_duration(d: Duration) -> String {
-    let s = d.num_seconds();
-    if s == 0 {
-        return "0".to_string();
-    }
-    for (unit, secs) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if s % secs == 0 {
-            return format!("{}{unit}", s / secs);
-        }
-    }
-    format!("{s}s")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1301,8 +1276,8 @@ fn run_one(test: &RuleTest, rules: &[Rule]) -> String {
         out.push('\n');
         out.push_str(&format!(
             "  timeline of {subject} (for {}, repeat {}):\n",
-            fmt_duration(rule.for_),
-            rule.repeat.map_or("none".to_string(), fmt_duration)
+            format_duration(rule.for_),
+            rule.repeat.map_or("none".to_string(), format_duration)
         ));
         let rows = timeline.get(subject).map(Vec::as_slice).unwrap_or(&[]);
         out.push_str(&render_timeline(test, rule, subject, rows, evals));
@@ -1492,13 +1467,6 @@ mod tests {
 
     #[test]
     fn durations_and_times() {
-        assert_eq!(parse_duration("1d"), Some(Duration::days(1)));
-        assert_eq!(parse_duration("12h"), Some(Duration::hours(12)));
-        assert_eq!(parse_duration("0d"), None);
-        assert_eq!(parse_duration("1 day"), None);
-        assert_eq!(parse_duration("d"), None);
-        assert_eq!(fmt_duration(Duration::hours(48)), "2d");
-        assert_eq!(fmt_duration(Duration::hours(36)), "36h");
         assert!(matches!(parse_time("2025-03-01"), Some(At::Date(_))));
         assert!(matches!(
             parse_time("2025-03-01T09:00:00Z"),
