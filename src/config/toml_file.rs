@@ -239,6 +239,40 @@ pub fn first_line(src: &str, span: Range<usize>) -> Range<usize> {
     start..end.min(span.end).max(start)
 }
 
+/// The span of `key` in `key = value`, given the value's span (falls back to the value).
+pub fn key_span(src: &str, value: Range<usize>, key: &str) -> Range<usize> {
+    let before = src.get(..value.start).unwrap_or("");
+    match before.rfind(key) {
+        Some(i)
+            if before[i + key.len()..]
+                .trim()
+                .trim_end_matches('=')
+                .trim()
+                .is_empty() =>
+        {
+            i..i + key.len()
+        }
+        _ => value,
+    }
+}
+
+/// An error at an optional span with an optional hint (empty = none).
+pub fn error_at(
+    file: &str,
+    span: Option<Range<usize>>,
+    message: impl Into<String>,
+    hint: &str,
+) -> Diagnostic {
+    let mut d = Diagnostic::new(file, message);
+    if let Some(span) = span {
+        d = d.at(span);
+    }
+    if !hint.is_empty() {
+        d = d.hint(hint);
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use super::registry::{MetricId, MetricRef};
 use crate::config::toml_file::{self, Number};
-use crate::diagnostics::{self, Diagnostic, Diagnostics, LoadError};
+use crate::diagnostics::{self, Diagnostics, LoadError};
 
 /// The shipped health models (`rules/health.toml`), used by the `demo` command.
 pub const DEFAULT_HEALTH_MODEL: &str = include_str!("../../rules/health.toml");
@@ -268,14 +268,8 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>, hint: &str) {
-        let mut d = Diagnostic::new(&self.file, message);
-        if let Some(span) = span {
-            d = d.at(span);
-        }
-        if !hint.is_empty() {
-            d = d.hint(hint);
-        }
-        self.diags.push(d);
+        self.diags
+            .push(toml_file::error_at(&self.file, span, message, hint));
     }
 
     fn header(&self, span: Range<usize>) -> Range<usize> {

@@ -229,19 +229,7 @@ impl Validator<'_> {
 
     /// The span of `key` in `key = value`, given the value's span (falls back to the value).
     fn key_span(&self, value: Range<usize>, key: &str) -> Range<usize> {
-        let before = self.src.get(..value.start).unwrap_or("");
-        match before.rfind(key) {
-            Some(i)
-                if before[i + key.len()..]
-                    .trim()
-                    .trim_end_matches('=')
-                    .trim()
-                    .is_empty() =>
-            {
-                i..i + key.len()
-            }
-            _ => value,
-        }
+        toml_file::key_span(self.src, value, key)
     }
 
     fn location(&self, span: &Range<usize>) -> String {

@@ -306,14 +306,8 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>, hint: &str) {
-        let mut d = Diagnostic::new(&self.file, message);
-        if let Some(span) = span {
-            d = d.at(span);
-        }
-        if !hint.is_empty() {
-            d = d.hint(hint);
-        }
-        self.diags.push(d);
+        self.diags
+            .push(toml_file::error_at(&self.file, span, message, hint));
     }
 
     fn header(&self, span: Range<usize>) -> Range<usize> {
