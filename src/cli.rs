@@ -21,6 +21,7 @@ use crate::sources::{self, Source};
 use crate::store::{SqliteStore, Store};
 use crate::sync;
 
+mod alert_commands;
 mod rules_commands;
 
 #[derive(Parser, Debug)]
@@ -62,6 +63,11 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// Run the rule tests (`*.test.toml` beside the rule files); exit 1 on a failure.
     Test(TestArgs),
+    /// Mute alerts of a rule, an account or both until a time; list and lift silences.
+    #[command(subcommand)]
+    Silence(alert_commands::SilenceCommand),
+    /// Acknowledge a firing alert: no more reminders until it resolves.
+    Ack(alert_commands::AckArgs),
 }
 
 #[derive(Args, Debug)]
@@ -183,6 +189,8 @@ pub async fn run(cli: Cli, now: DateTime<Utc>, out: &mut dyn Write) -> Result<Ou
             rules_commands::backtest_command(&cli.config, args.from, args.to, args.rule, out).await
         }
         Command::Test(args) => rules_commands::test_command(&cli.config, &args.paths, out),
+        Command::Silence(cmd) => alert_commands::silence_command(&cli.config, cmd, now, out).await,
+        Command::Ack(args) => alert_commands::ack_command(&cli.config, args, now, out).await,
     }
 }
 

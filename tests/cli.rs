@@ -204,3 +204,57 @@ fn backtest_and_rule_tests_from_the_command_line() {
     let tests = stdout_of(cs_pulse().current_dir(ws.path()).args(["test", rules]));
     assert!(tests.trim_end().ends_with(" passed, 0 failed"), "{tests}");
 }
+
+#[test]
+fn silences_and_acknowledgements_from_the_command_line() {
+    let ws = synced_workspace();
+    let run = |args: &[&str]| {
+        let out = cs_pulse()
+            .current_dir(ws.path())
+            .env("USER", "priya")
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, first, _) = run(&["eval", "--at", "2025-06-10"]);
+    assert_eq!(code, Some(0));
+    assert!(first.contains("Globex Studios 36"), "{first}");
+    // Acknowledge a firing alert; an alert that is not firing cannot be.
+    let (code, out, _) = run(&["ack", "health-drop", "acc-00036"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("acknowledged health-drop for acc-00036"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["ack", "health-drop", "acc-00001"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no firing alert"), "{err}");
+    // Silence an account for a week, list it, lift it.
+    let (code, out, _) = run(&[
+        "silence",
+        "add",
+        "--account",
+        "acc-00051",
+        "--until",
+        "2025-06-20",
+        "--reason",
+        "exec escalation in progress",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("silence 1 added: every rule for acc-00051 until 2025-06-21 00:00 UTC — exec escalation in progress (by priya"), "{out}");
+    let (_, list, _) = run(&["silence", "list", "--all"]);
+    assert!(list.contains("acc-00051"), "{list}");
+    let (code, _, err) = run(&["silence", "add", "--until", "7d", "--reason", "x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("give --rule, --account or both"), "{err}");
+    let (code, out, _) = run(&["silence", "remove", "1"]);
+    assert_eq!((code, out.trim()), (Some(0), "silence 1 lifted"));
+    let (code, _, err) = run(&["silence", "remove", "1"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no silence with id 1"), "{err}");
+}
