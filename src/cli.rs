@@ -51,7 +51,7 @@ pub struct Cli {
 pub enum Command {
     /// Generate a realistic demo customer base and print its scorecard (no config needed).
     Demo(DemoArgs),
-    /// Validate the config and health-model files; print every problem.
+    /// Validate the config, health-model, rule and rule-test files; print every problem.
     Check,
     /// Pull the configured sources into the store.
     Sync(SyncArgs),
