@@ -2,7 +2,9 @@
 //! the lifecycle, and says which notifications are due. Pure: states in, states and
 //! notifications out, with the time passed in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -52,7 +54,8 @@ pub fn advance(
         rule: rule.id.clone(),
         subject: String::new(),
     };
-    let mut mine: HashMap<&str, (&AlertState, bool)> = states
+    // A fast non-cryptographic hash: one lookup per account per rule dominates otherwise.
+    let mut mine: FxHashMap<&str, (&AlertState, bool)> = states
         .range(first..)
         .take_while(|(k, _)| k.rule == rule.id)
         .map(|(k, s)| (k.subject.as_str(), (s, false)))
