@@ -30,7 +30,8 @@ pub struct Advance {
 }
 
 /// Advances every alert of `rule` to `now`: each observed subject by its signal, each stored
-/// subject the rule no longer observes (filtered out, deleted) as cleared. With `hold` (stale
+/// subject the rule no longer observes (filtered out, deleted) as cleared. Notifications of
+/// cleared alerts may carry no account index; [`super::message::Renderer`] finds it by id. With `hold` (stale
 /// data) nothing changes. Subjects with no stored state that do not fire stay inactive without
 /// any work, so that a rule over 100,000 quiet accounts costs next to nothing.
 pub fn advance(
@@ -81,6 +82,11 @@ pub fn advance(
         }
     };
     for o in observations {
+        // A clear signal changes only pending and firing alerts, and those are cleared below
+        // with every stored alert the evaluation did not see: no lookup needed here.
+        if o.signal == Signal::Clear {
+            continue;
+        }
         let state = match mine.get_mut(o.subject) {
             Some((state, seen)) => {
                 *seen = true;

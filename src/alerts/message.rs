@@ -15,7 +15,7 @@ use super::Event;
 use crate::metrics::{Engine, MetricRef, Subject};
 use crate::model::AccountIx;
 use crate::report::format;
-use crate::rules::{Rule, Severity, Test};
+use crate::rules::{Rule, RuleScope, Severity, Test};
 
 /// Accounts listed in one message before "and N more".
 pub const GROUP_CAP: usize = 10;
@@ -237,20 +237,29 @@ impl<'e, 'd> Renderer<'e, 'd> {
     }
 
     fn line(&self, rule: &Rule, n: &Notification) -> String {
+        // Alerts cleared because the evaluation no longer saw them carry only the account id.
+        let ds = self.engine.dataset();
+        let account = n.account.or_else(|| ds.account_ix(&n.subject));
         let name = match n.event {
-            Event::Resolved if rule.resolved_message.is_some() => format!("{}.resolved", rule.id),
+            Event::Resolved
+                if rule.resolved_message.is_some()
+                    && account.is_some() == (rule.scope == RuleScope::Account) =>
+            {
+                format!("{}.resolved", rule.id)
+            }
             Event::Resolved => {
-                let who = n
-                    .account
-                    .map(|a| self.engine.dataset().account(a).name.clone())
-                    .unwrap_or_else(|| "the portfolio".to_string());
+                let who = match (account, rule.scope) {
+                    (Some(a), _) => ds.account(a).name.clone(),
+                    (None, RuleScope::Portfolio) => "the portfolio".to_string(),
+                    (None, RuleScope::Account) => n.subject.clone(),
+                };
                 return format!("{who}: resolved");
             }
             _ => format!("{}.message", rule.id),
         };
         let rendered = self.env.get_template(&name).and_then(|t| {
             t.render(minijinja::Value::from(minijinja::value::Serde(
-                self.context(rule, n.account),
+                self.context(rule, account),
             )))
         });
         match rendered {
@@ -273,7 +282,7 @@ impl<'e, 'd> Renderer<'e, 'd> {
                 }
                 let count = group.len();
                 let what = match (event, rule.scope) {
-                    (_, crate::rules::RuleScope::Portfolio) => "portfolio".to_string(),
+                    (_, RuleScope::Portfolio) => "portfolio".to_string(),
                     (_, _) if count == 1 => "1 account".to_string(),
                     _ => format!("{count} accounts"),
                 };
