@@ -280,6 +280,16 @@ pub struct UnknownMetric {
     pub suggestion: Option<&'static str>,
 }
 
+impl UnknownMetric {
+    /// What to write instead: the closest name, or where to find every name.
+    pub fn hint(&self) -> String {
+        match self.suggestion {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "`cs-pulse metrics --list` shows every metric; add `.change` or `.change_pct` for the change against the previous period".to_string(),
+        }
+    }
+}
+
 /// The registry name closest to `name`, if any is close enough to be a likely typo.
 pub fn suggest(name: &str) -> Option<&'static str> {
     METRICS

@@ -985,10 +985,7 @@ impl Validator<'_> {
         let r = match MetricRef::from_str(name.get_ref().trim()) {
             Ok(r) => r,
             Err(e) => {
-                let hint = match e.suggestion {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "`cs-pulse metrics --list` shows every metric; add `.change` or `.change_pct` for the change against the previous period".to_string(),
-                };
+                let hint = e.hint();
                 self.error(
                     name.span(),
                     format!("unknown metric `{}`", name.get_ref()),
