@@ -345,8 +345,8 @@ fn in_process_phases(
     let mut load = Phase::new("store.load()", records, "rows");
     let mut index = Phase::new("Engine::new (index)", records, "rows");
     let mut compute = Phase::new("MetricsReport::compute per account", accounts, "accounts");
-    let mut json = Phase::new("to_json per account", accounts, "accounts");
-    let mut portfolio = Phase::new("portfolio compute + to_json", accounts, "accounts");
+    let mut json = Phase::new("JSON per account", accounts, "accounts");
+    let mut portfolio = Phase::new("portfolio compute + JSON", accounts, "accounts");
     let db = dir.join("bench-inprocess.db");
     for run in 1..=runs {
         let (data, secs, peak) = phase(can_reset, || {

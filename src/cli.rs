@@ -246,7 +246,7 @@ async fn demo_command(args: DemoArgs, now: DateTime<Utc>, out: &mut dyn Write) -
     pb.finish_and_clear();
     eprintln!("{}", sync::summary_line(&run));
     let data = store.load().await?;
-    let engine = Engine::new(&data, config.metrics.clone())?.with_health(demo_health()?);
+    let engine = Engine::new(&data, config.metrics.clone())?.with_health(HealthModels::builtin());
     out.write_all(
         Scorecard::compute(&engine, params.as_of)
             .render(&engine)
@@ -292,14 +292,6 @@ fn demo_alerts(
         writeln!(out, "{}", m.to_text())?;
     }
     Ok(())
-}
-
-fn demo_health() -> Result<HealthModels> {
-    HealthModels::parse(
-        crate::metrics::health::DEFAULT_HEALTH_MODEL,
-        Path::new("rules/health.toml"),
-    )
-    .map_err(|d| anyhow::anyhow!("the built-in health model is invalid:\n{d}"))
 }
 
 /// Loads the configured health model; when the configured file is the default path and does not

@@ -154,13 +154,9 @@ pub async fn backtest_command(
         return Ok(Outcome::Problems);
     };
     if let Some(id) = &rule {
+        let ids: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
         rules.retain(|r| &r.id == id);
         if rules.is_empty() {
-            let ids: Vec<String> = load_rules_of(&config)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| r.id)
-                .collect();
             return Err(super::ArgError(format!(
                 "--rule: no rule \"{id}\" (rules: {})",
                 ids.join(", ")

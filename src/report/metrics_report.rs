@@ -127,6 +127,11 @@ impl MetricsReport {
         }
     }
 
+    /// The rows of accounts, with their account.
+    fn account_rows(&self) -> impl Iterator<Item = (&Row, AccountIx)> {
+        self.rows.iter().filter_map(|r| Some((r, r.account?)))
+    }
+
     fn heading(&self, engine: &Engine) -> String {
         let who = match &self.target {
             Target::Portfolio(f) | Target::PerAccount(f) => describe_filter(f),
@@ -155,8 +160,8 @@ impl MetricsReport {
                 let mut header = vec!["account".to_string(), "name".to_string()];
                 header.extend(self.metrics.iter().map(|m| m.to_string()));
                 table.set_header(header);
-                for row in &self.rows {
-                    let acc = engine.dataset().account(row.account.unwrap_or_default());
+                for (row, a) in self.account_rows() {
+                    let acc = engine.dataset().account(a);
                     let mut cells = vec![acc.id.clone(), acc.name.clone()];
                     cells.extend(
                         self.metrics
@@ -249,8 +254,8 @@ impl MetricsReport {
             }
             _ => {
                 write!(out, ",\n  \"accounts\": [")?;
-                for (i, row) in self.rows.iter().enumerate() {
-                    let acc = engine.dataset().account(row.account.unwrap_or_default());
+                for (i, (row, a)) in self.account_rows().enumerate() {
+                    let acc = engine.dataset().account(a);
                     let sep = if i == 0 { "" } else { "," };
                     write!(
                         out,

@@ -77,7 +77,8 @@ pub trait Source: Send + Sync {
     fn name(&self) -> &str;
 
     /// Reads everything and returns it as one validated data set, or every error found.
-    /// `progress` counts rows (or pages); it is hidden when not on a terminal.
+    /// `progress` counts the source's own unit (bytes read for files, records for the demo);
+    /// it is hidden when not on a terminal.
     async fn fetch(&self, progress: &ProgressBar) -> Result<Dataset, SourceError>;
 }
 

@@ -1,7 +1,8 @@
 //! The store: where synced records and the history of sync runs are kept between runs.
 //!
-//! One trait, [`Store`], so that the rest of the program never sees SQL; SQLite through sqlx is
-//! the default and only implementation so far.
+//! Traits at the seam, so that the rest of the program never sees SQL: [`Store`] for records and
+//! sync runs, [`AlertStore`] for alert states, silences and acknowledgements. SQLite through
+//! sqlx is the default and only implementation so far.
 
 pub mod alerts;
 pub mod sqlite;
