@@ -12,6 +12,7 @@
 //! - [`report`]: what a person reads in the terminal (tables, the demo scorecard);
 //! - [`rules`]: threshold rules in TOML, their loading, evaluation and tests;
 //! - [`alerts`]: the alert lifecycle (pure), silences and acknowledgements;
+//! - [`notify`]: channel-neutral messages, platform renderers and sinks, the durable outbox;
 //! - [`cli`]: the command line.
 
 pub mod alerts;
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnostics;
 pub mod metrics;
+pub mod notify;
 pub mod model;
 pub mod report;
 pub mod rules;

@@ -6,9 +6,17 @@
 //! from any working directory. Validation never touches the disk: a source directory or a health
 //! model file that does not exist is reported when it is used (`check`, `sync`), not here.
 
+mod channels;
 pub mod duration;
 pub mod raw;
+pub mod secret;
 pub mod toml_file;
+
+pub use channels::{
+    ChannelConfig, ChannelKind, ChannelSettings, DiscordSettings, OwnerIds, Owners, SlackSettings,
+    WebhookSettings, WebhookUrl,
+};
+pub use secret::{MissingSecret, Secret};
 
 use std::fmt;
 use std::ops::Range;
@@ -60,65 +68,6 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     /// When a source's data is too stale or too thin for the rules that read it.
     pub data_quality: DataQualityConfig,
-}
-
-/// One configured channel: where alerts routed to its name are delivered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChannelConfig {
-    /// The key of `[channels.NAME]`, which rules name in `route`.
-    pub name: String,
-    pub kind: ChannelKind,
-    pub description: Option<String>,
-}
-
-/// How a channel delivers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ChannelKind {
-    /// Printed to standard output.
-    Console,
-    /// A Discord channel, through the bot.
-    Discord,
-    /// A Discord incoming webhook.
-    DiscordWebhook,
-    /// A Slack channel.
-    Slack,
-    /// A generic JSON webhook.
-    Webhook,
-}
-
-impl ChannelKind {
-    /// Every kind, with its word in `kind = "..."`.
-    pub const ALL: [(ChannelKind, &'static str); 5] = [
-        (ChannelKind::Console, "console"),
-        (ChannelKind::Discord, "discord"),
-        (ChannelKind::DiscordWebhook, "discord_webhook"),
-        (ChannelKind::Slack, "slack"),
-        (ChannelKind::Webhook, "webhook"),
-    ];
-
-    pub fn word(self) -> &'static str {
-        ChannelKind::ALL
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map_or("console", |(_, w)| w)
-    }
-}
-
-impl fmt::Display for ChannelKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.word())
-    }
-}
-
-impl ChannelConfig {
-    /// The channel that exists when none is configured: `console`, printing to standard output.
-    pub fn default_console() -> ChannelConfig {
-        ChannelConfig {
-            name: DEFAULT_CHANNEL.to_string(),
-            kind: ChannelKind::Console,
-            description: None,
-        }
-    }
 }
 
 /// The data-quality guard (`[data_quality]`): rules reading a source whose data is suspect hold
@@ -443,6 +392,7 @@ impl Validator<'_> {
             name: name.into_inner(),
             kind: *kind,
             description,
+            settings: ChannelSettings::Console,
         })
     }
 
