@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use cs_pulse::config::{
-    ChannelConfig, ChannelKind, Config, ConfigError, DataQualityConfig, SourceConfig, SourceKind,
+    ChannelConfig, ChannelKind, ChannelSettings, Config, ConfigError, DataQualityConfig,
+    DiscordSettings, OwnerIds, Secret, SlackSettings, SourceConfig, SourceKind, WebhookSettings,
+    WebhookUrl,
 };
 use cs_pulse::model::Currency;
 use rust_decimal_macros::dec;
@@ -63,13 +65,43 @@ fn example_config_validates_with_every_key() {
 fn example_config_routes_rules_to_its_channels() {
     let c = Config::load(Path::new("config.example.toml")).unwrap();
     assert_eq!(c.rules_paths, vec![PathBuf::from("rules/")]);
-    assert_eq!(c.channel_names(), ["console", "cs-team"]);
+    assert_eq!(
+        c.channel_names(),
+        ["console", "cs-team", "cs-leads", "revops", "ops"]
+    );
     assert_eq!(
         c.channels[1],
         ChannelConfig {
             name: "cs-team".into(),
-            kind: ChannelKind::DiscordWebhook,
+            kind: ChannelKind::Discord,
             description: Some("The #customer-success channel".into()),
+            settings: ChannelSettings::Discord(DiscordSettings {
+                channel_id: 1234567890123456789,
+                token: Secret::from_env_var("DISCORD_TOKEN"),
+                api_base: None,
+            }),
+        }
+    );
+    assert_eq!(
+        c.channels[3].settings,
+        ChannelSettings::Slack(SlackSettings::Bot {
+            token: Secret::from_env_var("SLACK_BOT_TOKEN"),
+            channel: "C0123456789".into(),
+            api_base: None,
+        })
+    );
+    assert_eq!(
+        c.channels[4].settings,
+        ChannelSettings::Webhook(WebhookSettings {
+            url: WebhookUrl::Plain("https://hooks.example.com/cs-pulse".into()),
+            signing_secret: Some(Secret::from_env_var("CS_PULSE_WEBHOOK_SECRET")),
+        })
+    );
+    assert_eq!(
+        c.owners["Alice Martin"],
+        OwnerIds {
+            discord: Some(234567890123456789),
+            slack: Some("U0123ABCD".into()),
         }
     );
     assert_eq!(c.data_quality, DataQualityConfig::default());
@@ -84,7 +116,7 @@ fn rules_channels_and_data_quality_defaults() {
     assert_eq!(c.data_quality.max_age, chrono::Duration::hours(36));
     assert_eq!(c.data_quality.min_accounts_ratio, dec!(0.8));
     assert!(c.data_quality.enabled);
-    let src = "[rules]\npaths = [\"alerts\", \"/etc/cs/extra.toml\"]\n[channels.slack-cs]\nkind = \"slack\"\n[data_quality]\nmax_age = \"2d\"\nmin_accounts_ratio = \"0.5\"\nenabled = false\n";
+    let src = "[rules]\npaths = [\"alerts\", \"/etc/cs/extra.toml\"]\n[channels.slack-cs]\nkind = \"slack\"\nurl = \"${SLACK_URL}\"\n[data_quality]\nmax_age = \"2d\"\nmin_accounts_ratio = \"0.5\"\nenabled = false\n";
     let c = Config::parse(src, Path::new("c.toml"), Path::new("/srv/cs")).unwrap();
     assert_eq!(
         c.rules_paths,

@@ -8,6 +8,7 @@
 
 mod channels;
 pub mod duration;
+mod jobs;
 pub mod raw;
 pub mod secret;
 pub mod toml_file;
@@ -15,6 +16,9 @@ pub mod toml_file;
 pub use channels::{
     ChannelConfig, ChannelKind, ChannelSettings, DiscordSettings, OwnerIds, Owners, SlackSettings,
     WebhookSettings, WebhookUrl,
+};
+pub use jobs::{
+    JobConfig, JobKind, DEFAULT_GRACE_EVALUATE, DEFAULT_GRACE_SCORECARD, DEFAULT_GRACE_SYNC,
 };
 pub use secret::{MissingSecret, Secret};
 
@@ -32,7 +36,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::metrics::MetricsConfig;
 use crate::model::{Currency, FxRates};
 use crate::sources::SourceContext;
-use raw::{RawChannel, RawConfig, RawDataQuality, RawSource};
+use raw::{RawConfig, RawDataQuality, RawSource};
 use toml_file::Number;
 
 /// Where the store goes when `[store] path` is not set.
@@ -66,8 +70,12 @@ pub struct Config {
     pub rules_paths: Vec<PathBuf>,
     /// Every `[channels.NAME]` table, in file order; one `console` channel when none is set.
     pub channels: Vec<ChannelConfig>,
+    /// How to mention account owners on each platform (`[owners."Name"]`).
+    pub owners: Owners,
     /// When a source's data is too stale or too thin for the rules that read it.
     pub data_quality: DataQualityConfig,
+    /// Every `[jobs.NAME]` table, in file order: what `cs-pulse run` does on a schedule.
+    pub jobs: Vec<JobConfig>,
 }
 
 /// The data-quality guard (`[data_quality]`): rules reading a source whose data is suspect hold
@@ -176,7 +184,9 @@ impl Default for Config {
             sources: vec![],
             rules_paths: vec![PathBuf::from(DEFAULT_RULES_PATH)],
             channels: vec![ChannelConfig::default_console()],
+            owners: Owners::new(),
             data_quality: DataQualityConfig::default(),
+            jobs: vec![],
         }
     }
 }
@@ -295,7 +305,7 @@ impl Validator<'_> {
             None => self.base_dir.join(DEFAULT_HEALTH_MODEL_PATH),
         };
         let metrics = self.metrics(&raw.metrics, fx);
-        let sources = toml_file::in_file_order(raw.sources)
+        let sources: Vec<SourceConfig> = toml_file::in_file_order(raw.sources)
             .into_iter()
             .filter_map(|(name, table)| self.source(name, table))
             .collect();
@@ -314,7 +324,9 @@ impl Validator<'_> {
         if channels.is_empty() {
             channels.push(ChannelConfig::default_console());
         }
+        let owners = self.owners(raw.owners);
         let data_quality = self.data_quality(&raw.data_quality);
+        let jobs = self.jobs(raw.jobs, timezone, &sources);
         Config {
             timezone,
             store_path,
@@ -324,76 +336,10 @@ impl Validator<'_> {
             sources,
             rules_paths,
             channels,
+            owners,
             data_quality,
+            jobs,
         }
-    }
-
-    fn channel(
-        &mut self,
-        name: Spanned<String>,
-        table: Spanned<RawChannel>,
-    ) -> Option<ChannelConfig> {
-        let header = toml_file::first_line(self.src, table.span());
-        let raw = table.into_inner();
-        let words = || {
-            ChannelKind::ALL
-                .iter()
-                .map(|(_, w)| format!("`{w}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut ok = true;
-        if name.get_ref().trim().is_empty() {
-            self.error(
-                name.span(),
-                "a channel name cannot be empty",
-                Some("name it like `[channels.cs-team]`: rules route to this name".to_string()),
-            );
-            ok = false;
-        }
-        let description = match &raw.description {
-            Some(d) if d.get_ref().trim().is_empty() => {
-                self.error(
-                    d.span(),
-                    "the description is empty",
-                    Some("say who reads this channel, or leave `description` out".to_string()),
-                );
-                None
-            }
-            d => d.as_ref().map(|d| d.get_ref().clone()),
-        };
-        let Some(kind) = &raw.kind else {
-            self.error(
-                header,
-                format!("channel `{}` has no `kind`", name.get_ref()),
-                Some(format!("add `kind = ...`, one of {}", words())),
-            );
-            return None;
-        };
-        let Some((kind, _)) = ChannelKind::ALL
-            .iter()
-            .find(|(_, w)| *w == kind.get_ref().trim())
-        else {
-            let hint = match toml_file::closest(
-                kind.get_ref(),
-                ChannelKind::ALL.iter().map(|(_, w)| *w),
-            ) {
-                Some(k) => format!("did you mean `{k}`?"),
-                None => format!("the channel kinds are {}", words()),
-            };
-            self.error(
-                kind.span(),
-                format!("unknown channel kind `{}`", kind.get_ref()),
-                Some(hint),
-            );
-            return None;
-        };
-        ok.then(|| ChannelConfig {
-            name: name.into_inner(),
-            kind: *kind,
-            description,
-            settings: ChannelSettings::Console,
-        })
     }
 
     fn data_quality(&mut self, raw: &RawDataQuality) -> DataQualityConfig {

@@ -2,15 +2,16 @@
 //! rejected, spans kept for validation. Nothing here is checked beyond TOML's own types; see
 //! [`super::Config`] for the validated form.
 //!
-//! Strings that will be allowed to hold `${ENV_VAR}` secrets (API keys, webhook URLs) stay plain
-//! `Spanned<String>` here; the validation step resolves them, so the span of a missing variable
-//! can be reported like any other error.
+//! Strings that hold `${ENV_VAR}` secrets (tokens, webhook URLs) stay plain `Spanned<String>`
+//! here; validation checks their form, with a span, and the value is read from the environment
+//! only when a channel is built (so commands that never post need no tokens).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use super::jobs::RawJob;
 use super::toml_file::Number;
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,7 +34,11 @@ pub struct RawConfig {
     #[serde(default)]
     pub channels: BTreeMap<Spanned<String>, Spanned<RawChannel>>,
     #[serde(default)]
+    pub owners: BTreeMap<Spanned<String>, Spanned<RawOwner>>,
+    #[serde(default)]
     pub data_quality: RawDataQuality,
+    #[serde(default)]
+    pub jobs: BTreeMap<Spanned<String>, Spanned<RawJob>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,14 +84,41 @@ pub struct RawRules {
     pub paths: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-/// One `[channels.NAME]` table. Only `kind` and `description` for now; the delivery settings of
-/// each kind (webhook URLs, tokens as `${ENV}`) will be added here, all optional, like
-/// [`RawSource`].
+/// One `[channels.NAME]` table. Every kind's keys are listed, all optional, so that a key of
+/// another kind is reported by validation with its span, like [`RawSource`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawChannel {
     pub kind: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
+    /// `discord`: the channel id (a snowflake, as a string or an integer).
+    pub channel_id: Option<Spanned<Snowflake>>,
+    /// `discord`, `slack` (bot): `${ENV}` holding the bot token.
+    pub token: Option<Spanned<String>>,
+    /// `discord`, `slack` (bot): the API's base URL when not the platform's own.
+    pub api_base: Option<Spanned<String>>,
+    /// `discord_webhook`, `slack` (incoming webhook), `webhook`: where to post.
+    pub url: Option<Spanned<String>>,
+    /// `slack` (bot): the channel id, like `C0123456789`.
+    pub channel: Option<Spanned<String>>,
+    /// `webhook`: `${ENV}` holding the HMAC-SHA256 signing key.
+    pub signing_secret: Option<Spanned<String>>,
+}
+
+/// A Discord id, written as a string (`"123"`) or an integer.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Snowflake {
+    Text(String),
+    Number(i64),
+}
+
+/// One `[owners."Name"]` table: the owner's ids on each platform.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOwner {
+    pub discord: Option<Spanned<Snowflake>>,
+    pub slack: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
