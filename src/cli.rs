@@ -23,6 +23,7 @@ use crate::sync;
 
 mod alert_commands;
 mod rules_commands;
+mod scorecard_command;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,6 +69,8 @@ pub enum Command {
     Silence(alert_commands::SilenceCommand),
     /// Acknowledge a firing alert: no more reminders until it resolves.
     Ack(alert_commands::AckArgs),
+    /// Compute the KPI scorecards for a period; print them, write their charts, queue them.
+    Scorecard(scorecard_command::ScorecardArgs),
 }
 
 #[derive(Args, Debug)]
@@ -191,6 +194,9 @@ pub async fn run(cli: Cli, now: DateTime<Utc>, out: &mut dyn Write) -> Result<Ou
         Command::Test(args) => rules_commands::test_command(&cli.config, &args.paths, out),
         Command::Silence(cmd) => alert_commands::silence_command(&cli.config, cmd, now, out).await,
         Command::Ack(args) => alert_commands::ack_command(&cli.config, args, now, out).await,
+        Command::Scorecard(args) => {
+            scorecard_command::scorecard_command(&cli.config, args, now, out).await
+        }
     }
 }
 

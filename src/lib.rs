@@ -13,6 +13,7 @@
 //! - [`rules`]: threshold rules in TOML, their loading, evaluation and tests;
 //! - [`alerts`]: the alert lifecycle (pure), silences and acknowledgements;
 //! - [`notify`]: channel-neutral messages, platform renderers and sinks, the durable outbox;
+//! - [`scorecard`]: the weekly KPI scorecard: definitions, targets, deltas, the trend chart;
 //! - [`cli`]: the command line.
 
 pub mod alerts;
@@ -24,6 +25,7 @@ pub mod notify;
 pub mod model;
 pub mod report;
 pub mod rules;
+pub mod scorecard;
 pub mod sources;
 pub mod store;
 pub mod sync;

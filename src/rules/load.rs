@@ -29,8 +29,8 @@ use crate::model::PeriodKind;
 pub const DEFAULT_WINDOW: Window = Window::Trailing(30);
 /// The longest trailing window, in days.
 pub const MAX_TRAILING_DAYS: u32 = 366;
-/// File names in a rules directory that are not rule files: the health model.
-const NOT_RULE_FILES: &[&str] = &["health.toml"];
+/// File names in a rules directory that are not rule files: the health model and the scorecards.
+const NOT_RULE_FILES: &[&str] = &["health.toml", crate::scorecard::FILE_NAME];
 /// The suffix of rule test files, which live beside the rule files.
 pub const TEST_FILE_SUFFIX: &str = ".test.toml";
 
