@@ -5,6 +5,9 @@
 //! Everything that reaches a chat goes through here: producers (alerts, scorecards) build a
 //! [`Message`]; the outbox stores it before anything is sent; a sink renders and posts it.
 
+pub mod discord;
+pub mod discord_bot;
+pub mod discord_webhook;
 pub mod message;
 pub mod sink;
 pub mod text;
