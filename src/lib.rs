@@ -14,6 +14,8 @@
 //! - [`alerts`]: the alert lifecycle (pure), silences and acknowledgements;
 //! - [`notify`]: channel-neutral messages, platform renderers and sinks, the durable outbox;
 //! - [`scorecard`]: the weekly KPI scorecard: definitions, targets, deltas, the trend chart;
+//! - [`scheduler`]: the service's cron jobs (sync, evaluate, scorecard) in their timezones, across
+//!   DST, with missed runs made up within a grace and no job overlapping itself;
 //! - [`cli`]: the command line.
 
 pub mod alerts;
@@ -26,6 +28,7 @@ pub mod model;
 pub mod report;
 pub mod rules;
 pub mod scorecard;
+pub mod scheduler;
 pub mod sources;
 pub mod store;
 pub mod sync;

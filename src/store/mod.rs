@@ -5,6 +5,7 @@
 //! sqlx is the default and only implementation so far.
 
 pub mod alerts;
+pub mod jobs;
 pub mod sqlite;
 pub mod usage_blob;
 
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::model::Dataset;
 
 pub use alerts::{AlertKey, AlertStore};
+pub use jobs::{JobLog, JobOutcome, JobRun};
 pub use sqlite::SqliteStore;
 
 /// How a sync run ended.
