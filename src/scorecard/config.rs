@@ -524,7 +524,11 @@ impl Validator<'_> {
         let r = match MetricRef::from_str(text) {
             Ok(r) => r,
             Err(e) => {
-                self.error(name.span(), e.to_string(), e.hint());
+                self.error(
+                    name.span(),
+                    format!("unknown metric `{}`", e.name),
+                    e.hint(),
+                );
                 return None;
             }
         };
