@@ -22,7 +22,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut stdout = std::io::stdout().lock();
+    // Not locked for the whole run: the service's tasks print from other threads.
+    let mut stdout = std::io::stdout();
     match runtime.block_on(cli::run(cli, chrono::Utc::now(), &mut stdout)) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),

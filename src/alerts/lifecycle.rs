@@ -103,6 +103,16 @@ pub enum Event {
     Resolved,
 }
 
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Fired => "fired",
+            Event::Reminder => "reminder",
+            Event::Resolved => "resolved",
+        }
+    }
+}
+
 /// What a rule says about timing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {

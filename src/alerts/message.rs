@@ -43,8 +43,12 @@ pub struct AlertMessage {
     pub lines: Vec<String>,
     /// Subjects beyond the cap.
     pub more: usize,
-    /// The subjects, all of them (for delivery bookkeeping).
+    /// The subjects, all of them (for delivery bookkeeping); the first `lines.len()` have a
+    /// line each, in order.
     pub subjects: Vec<String>,
+    /// The distinct owners of the accounts concerned, in order of first appearance (mentioned
+    /// by the channels that know them).
+    pub owners: Vec<String>,
     pub footer: String,
 }
 
@@ -268,6 +272,20 @@ impl<'e, 'd> Renderer<'e, 'd> {
         }
     }
 
+    fn owners(&self, group: &[&Notification]) -> Vec<String> {
+        let ds = self.engine.dataset();
+        let mut owners: Vec<String> = vec![];
+        for n in group {
+            let account = n.account.or_else(|| ds.account_ix(&n.subject));
+            if let Some(owner) = account.and_then(|a| ds.account(a).owner.as_ref()) {
+                if !owners.contains(owner) {
+                    owners.push(owner.clone());
+                }
+            }
+        }
+        owners
+    }
+
     /// Groups `notifications` per rule and event (in rule order) and renders them.
     pub fn messages(&self, rules: &[Rule], notifications: &[Notification]) -> Vec<AlertMessage> {
         let mut out = vec![];
@@ -312,6 +330,7 @@ impl<'e, 'd> Renderer<'e, 'd> {
                         .collect(),
                     more: count.saturating_sub(GROUP_CAP),
                     subjects: group.iter().map(|n| n.subject.clone()).collect(),
+                    owners: self.owners(&group),
                     footer: format!("rule {} · data as of {}", rule.id, self.day),
                 });
             }

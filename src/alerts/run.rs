@@ -189,6 +189,7 @@ impl Evaluation<'_> {
                     lines: vec![line],
                     more: 0,
                     subjects: vec![source.clone()],
+                    owners: vec![],
                     footer: format!("data quality · as of {}", self.day),
                 });
             }

@@ -6,15 +6,17 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 
+use super::delivery::Channels;
 use super::{engine_for, load_config, load_data, progress_bar, today_in, Outcome};
 use crate::alerts::backtest::backtest;
 use crate::alerts::data_quality::assess;
 use crate::alerts::run::Evaluation;
 use crate::config::Config;
 use crate::diagnostics::Diagnostics;
+use crate::notify::alert;
 use crate::rules::load::load_rules;
 use crate::rules::testing::{load_tests, run_tests};
 use crate::rules::Rule;
@@ -97,12 +99,6 @@ pub async fn eval_command(
         warning_route: &route,
     };
     let outcome = evaluation.run(&engine, &states, true);
-    if !dry_run {
-        store
-            .save_alert_states(&outcome.changed)
-            .await
-            .context("cannot save the alert states")?;
-    }
     writeln!(
         out,
         "Evaluated {} rule{} as of {day}{}{}",
@@ -114,7 +110,7 @@ pub async fn eval_command(
             ""
         },
         if dry_run {
-            " (dry run: nothing saved)"
+            " (dry run: nothing saved or sent)"
         } else {
             ""
         },
@@ -131,11 +127,29 @@ pub async fn eval_command(
     if outcome.messages.is_empty() {
         writeln!(out, "No messages to send.")?;
     }
-    for m in &outcome.messages {
-        writeln!(out, "→ {}", m.route.join(", "))?;
-        writeln!(out, "{}", m.to_text())?;
+    if dry_run {
+        for m in &outcome.messages {
+            writeln!(out, "→ {}", m.route.join(", "))?;
+            writeln!(out, "{}", m.to_text())?;
+        }
+        return Ok(Outcome::Ok);
     }
-    Ok(Outcome::Ok)
+    // The states and the messages are stored together, then sent.
+    let channels = Channels::open(&config, &store)?;
+    let can_edit = |name: &str| channels.deliverer.can_edit(name);
+    let items: Vec<_> = outcome
+        .messages
+        .iter()
+        .flat_map(|m| alert::outgoing(m, now, &can_edit))
+        .collect();
+    let (_, report) = channels
+        .deliver(&store, &outcome.changed, &items, now, out)
+        .await?;
+    Ok(if report.failed > 0 {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    })
 }
 
 /// `cs-pulse backtest --from DATE --to DATE [--rule ID]`.

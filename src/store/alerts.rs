@@ -81,7 +81,7 @@ pub trait AlertStore: Send + Sync {
 // ---------------------------------------------------------------------------------------------
 // Encoding and decoding
 
-fn timestamp(t: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
@@ -90,7 +90,7 @@ fn opt_timestamp(t: Option<DateTime<Utc>>) -> Option<String> {
 }
 
 /// A stored timestamp, or `Corrupt` naming the row (`what`) and the column.
-fn parse_timestamp(
+pub(crate) fn parse_timestamp(
     what: &dyn fmt::Display,
     column: &str,
     s: &str,
@@ -113,7 +113,11 @@ fn parse_opt_timestamp(
 }
 
 /// Reads a column, reporting a value of the wrong type as corrupt data of the row `what`.
-fn column<'r, T>(r: &'r SqliteRow, what: &dyn fmt::Display, name: &str) -> Result<T, StoreError>
+pub(crate) fn column<'r, T>(
+    r: &'r SqliteRow,
+    what: &dyn fmt::Display,
+    name: &str,
+) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
@@ -252,6 +256,30 @@ async fn run_batches(
 
 // ---------------------------------------------------------------------------------------------
 
+/// Writes changed states inside the caller's transaction (the outbox stores an evaluation's
+/// states and its messages together).
+pub(crate) async fn write_alert_states(
+    conn: &mut SqliteConnection,
+    changed: &[(AlertKey, AlertState)],
+) -> Result<(), StoreError> {
+    // The last state of each key wins.
+    let latest: BTreeMap<&AlertKey, &AlertState> = changed.iter().map(|(k, s)| (k, s)).collect();
+    let default = AlertState::default();
+    let mut upserts = Vec::new();
+    let mut deletes = Vec::new();
+    for (key, state) in latest {
+        if *state == default {
+            deletes.push(serde_json::json!([key.rule, key.subject]));
+        } else {
+            upserts.push(state_row(key, state));
+        }
+    }
+    let upsert_sql = UPSERT_SQL.replace("KEEP_ACK", KEEP_ACK);
+    run_batches(conn, DELETE_SQL, &deletes).await?;
+    run_batches(conn, &upsert_sql, &upserts).await?;
+    Ok(())
+}
+
 #[async_trait]
 impl AlertStore for SqliteStore {
     async fn alert_states(&self) -> Result<BTreeMap<AlertKey, AlertState>, StoreError> {
@@ -272,25 +300,10 @@ impl AlertStore for SqliteStore {
         if changed.is_empty() {
             return Ok(());
         }
-        // The last state of each key wins.
-        let latest: BTreeMap<&AlertKey, &AlertState> =
-            changed.iter().map(|(k, s)| (k, s)).collect();
-        let default = AlertState::default();
-        let mut upserts = Vec::new();
-        let mut deletes = Vec::new();
-        for (key, state) in latest {
-            if *state == default {
-                deletes.push(serde_json::json!([key.rule, key.subject]));
-            } else {
-                upserts.push(state_row(key, state));
-            }
-        }
-        let upsert_sql = UPSERT_SQL.replace("KEEP_ACK", KEEP_ACK);
         // IMMEDIATE: take the write lock now rather than fail half-way; dropping `tx` on an
         // error rolls everything back.
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        run_batches(&mut tx, DELETE_SQL, &deletes).await?;
-        run_batches(&mut tx, &upsert_sql, &upserts).await?;
+        write_alert_states(&mut tx, changed).await?;
         tx.commit().await?;
         Ok(())
     }
