@@ -22,6 +22,7 @@ use crate::store::{SqliteStore, Store};
 use crate::sync;
 
 mod alert_commands;
+mod delivery;
 mod rules_commands;
 mod scorecard_command;
 

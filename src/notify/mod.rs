@@ -5,12 +5,19 @@
 //! Everything that reaches a chat goes through here: producers (alerts, scorecards) build a
 //! [`Message`]; the outbox stores it before anything is sent; a sink renders and posts it.
 
+pub mod alert;
+pub mod channels;
+pub mod console;
 pub mod discord;
 pub mod discord_bot;
 pub mod discord_webhook;
 pub mod message;
+pub mod outbox;
 pub mod sink;
+pub mod slack;
+pub mod slack_sink;
 pub mod text;
+pub mod webhook;
 
 pub use message::{Field, Image, Message, Section, Tone};
 pub use sink::{SendError, Sink};

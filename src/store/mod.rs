@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod jobs;
+pub mod outbox;
 pub mod sqlite;
 pub mod usage_blob;
 
@@ -16,6 +17,7 @@ use crate::model::Dataset;
 
 pub use alerts::{AlertKey, AlertStore};
 pub use jobs::{JobLog, JobOutcome, JobRun};
+pub use outbox::{Enqueued, OutboxStore};
 pub use sqlite::SqliteStore;
 
 /// How a sync run ended.
