@@ -23,6 +23,7 @@ use crate::sync;
 
 mod alert_commands;
 mod delivery;
+mod outbox_command;
 mod rules_commands;
 mod scorecard_command;
 
@@ -72,6 +73,11 @@ pub enum Command {
     Ack(alert_commands::AckArgs),
     /// Compute the KPI scorecards for a period; print them, write their charts, queue them.
     Scorecard(scorecard_command::ScorecardArgs),
+    /// Messages not yet delivered: list them, retry failed ones, drop one.
+    Outbox {
+        #[command(subcommand)]
+        command: Option<outbox_command::OutboxCommand>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +203,9 @@ pub async fn run(cli: Cli, now: DateTime<Utc>, out: &mut dyn Write) -> Result<Ou
         Command::Ack(args) => alert_commands::ack_command(&cli.config, args, now, out).await,
         Command::Scorecard(args) => {
             scorecard_command::scorecard_command(&cli.config, args, now, out).await
+        }
+        Command::Outbox { command } => {
+            outbox_command::outbox_command(&cli.config, command, now, out).await
         }
     }
 }
