@@ -203,7 +203,7 @@ pub fn next_after(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<
             // Skip the rest of a gap in one step.
             if let LocalResult::None = schedule.tz.from_local_datetime(&n) {
                 if let Some(end) = gap_end(schedule.tz, n) {
-                    n = local(schedule.tz, end) - Duration::seconds(1);
+                    n = nplus(local(schedule.tz, end), -Duration::seconds(1));
                 }
             }
         }
@@ -212,9 +212,9 @@ pub fn next_after(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<
     // wall-clock times it has just run (n0 - shift ..= n0), which come before any time after n0.
     if !schedule.wall_clock {
         let shift =
-            offset(schedule.tz, after) - offset(schedule.tz, after + hours(MAX_SHIFT_HOURS));
+            offset(schedule.tz, after) - offset(schedule.tz, plus(after, hours(MAX_SHIFT_HOURS)));
         if shift > Duration::zero() {
-            let mut n = n0 - shift - Duration::seconds(1);
+            let mut n = nplus(n0, -shift - Duration::seconds(1));
             for _ in 0..MAX_CANDIDATES {
                 let Some(next) = schedule.naive_next(n) else {
                     break;
@@ -239,7 +239,7 @@ pub fn last_due_at_or_before(schedule: &Schedule, now: DateTime<Utc>) -> Option<
     let now = whole_second(now);
     let n0 = local(schedule.tz, now);
     let mut best: Option<DateTime<Utc>> = None;
-    let mut n = n0 + Duration::seconds(1);
+    let mut n = nplus(n0, Duration::seconds(1));
     for _ in 0..MAX_CANDIDATES {
         let Some(prev) = schedule.naive_prev(n) else {
             break;
@@ -253,14 +253,17 @@ pub fn last_due_at_or_before(schedule: &Schedule, now: DateTime<Utc>) -> Option<
             if let LocalResult::None = schedule.tz.from_local_datetime(&n) {
                 // Jump to the start of the gap.
                 if let Some(end) = gap_end(schedule.tz, n) {
-                    n = local(schedule.tz, end - Duration::seconds(1)) + Duration::seconds(1);
+                    n = nplus(
+                        local(schedule.tz, plus(end, -Duration::seconds(1))),
+                        Duration::seconds(1),
+                    );
                 }
             }
         }
     }
     // Shortly after the autumn change, the wall-clock times after n0 (up to the shift) already
     // happened once, in the first pass, and may be later than anything found above.
-    let shift = offset(schedule.tz, now - hours(MAX_SHIFT_HOURS)) - offset(schedule.tz, now);
+    let shift = offset(schedule.tz, plus(now, -hours(MAX_SHIFT_HOURS))) - offset(schedule.tz, now);
     if shift > Duration::zero() {
         let mut n = n0;
         for _ in 0..MAX_CANDIDATES {
@@ -268,7 +271,7 @@ pub fn last_due_at_or_before(schedule: &Schedule, now: DateTime<Utc>) -> Option<
                 break;
             };
             n = next;
-            if n > n0 + shift {
+            if n > nplus(n0, shift) {
                 break;
             }
             if let Some(t) = schedule.instants(n).iter().filter(|t| *t <= now).max() {
@@ -313,6 +316,16 @@ fn offset(tz: Tz, t: DateTime<Utc>) -> Duration {
     ))
 }
 
+/// `t + d`, or `t` at the ends of time (no panic).
+fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(t)
+}
+
+/// `n + d`, or `n` at the ends of time (no panic).
+fn nplus(n: NaiveDateTime, d: Duration) -> NaiveDateTime {
+    n.checked_add_signed(d).unwrap_or(n)
+}
+
 fn hours(h: i64) -> Duration {
     Duration::hours(h)
 }
@@ -353,6 +366,41 @@ mod tests {
             gap_end(Tz::Europe__Berlin, n),
             Some(utc("2026-03-29T01:00:00Z"))
         );
+    }
+
+    /// next_after and last_due_at_or_before agree with each other every 5 minutes across the
+    /// DST days of Berlin and New York, for wall-clock and interval patterns.
+    #[test]
+    fn next_and_last_agree_across_dst() {
+        let patterns = [
+            "0 30 2 * * *",
+            "0 30 1 * * *",
+            "0 0,30 2 * * *",
+            "0 */15 * * * *",
+            "0 0 * * * *",
+            "*/20 * * * * *",
+        ];
+        let days = [
+            (Tz::Europe__Berlin, "2026-03-28T22:00:00Z"),
+            (Tz::Europe__Berlin, "2026-10-24T22:00:00Z"),
+            (Tz::America__New_York, "2026-03-08T03:00:00Z"),
+            (Tz::America__New_York, "2026-11-01T03:00:00Z"),
+        ];
+        for (tz, start) in days {
+            for p in patterns {
+                let s = Schedule::new(p, tz).unwrap();
+                let mut t = utc(start);
+                for _ in 0..(8 * 12) {
+                    let n = s.next_after(t).unwrap();
+                    assert!(n > t, "{p} {tz} next_after({t}) = {n}");
+                    assert_eq!(s.last_due_at_or_before(n), Some(n), "{p} {tz} at {n}");
+                    let before = s.last_due_at_or_before(n - Duration::seconds(1)).unwrap();
+                    assert!(before <= t, "{p} {tz}: {before} between {t} and {n}");
+                    assert_eq!(s.next_after(before), Some(n), "{p} {tz} from {before}");
+                    t += Duration::minutes(5) + Duration::seconds(7);
+                }
+            }
+        }
     }
 
     #[test]
