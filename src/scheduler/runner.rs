@@ -303,7 +303,12 @@ async fn job_loop(
             let nap = (at - now).to_std().unwrap_or_default().min(MAX_NAP);
             tokio::select! {
                 _ = tokio::time::sleep(nap) => {}
-                _ = stop.changed() => {}
+                // An error: the Scheduler was dropped, which stops the job too.
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        break 'schedule;
+                    }
+                }
                 Some(_) = runs.join_next(), if !runs.is_empty() => {}
             }
         }
