@@ -25,7 +25,9 @@ mod alert_commands;
 mod delivery;
 mod outbox_command;
 mod rules_commands;
+mod run_command;
 mod scorecard_command;
+mod service_jobs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -73,6 +75,8 @@ pub enum Command {
     Ack(alert_commands::AckArgs),
     /// Compute the KPI scorecards for a period; print them, write their charts, queue them.
     Scorecard(scorecard_command::ScorecardArgs),
+    /// Run as a service: the scheduled jobs ([jobs]) and the delivery of their messages.
+    Run,
     /// Messages not yet delivered: list them, retry failed ones, drop one.
     Outbox {
         #[command(subcommand)]
@@ -204,6 +208,7 @@ pub async fn run(cli: Cli, now: DateTime<Utc>, out: &mut dyn Write) -> Result<Ou
         Command::Scorecard(args) => {
             scorecard_command::scorecard_command(&cli.config, args, now, out).await
         }
+        Command::Run => run_command::run_command(&cli.config, out).await,
         Command::Outbox { command } => {
             outbox_command::outbox_command(&cli.config, command, now, out).await
         }

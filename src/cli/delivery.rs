@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::notify::channels::build_sinks;
 use crate::notify::console::ConsoleSink;
 use crate::notify::outbox::{Deliverer, Outgoing, PassReport, RetryPolicy};
-use crate::notify::Sink;
+use crate::notify::{Message, Sink};
 use crate::store::{AlertKey, Enqueued, OutboxStore, SqliteStore};
 
 /// How long a one-shot command waits for retries before leaving messages to `cs-pulse run`.
@@ -101,3 +101,20 @@ fn summarize(queued: &Enqueued, report: &PassReport, out: &mut dyn Write) -> Res
     }
     Ok(())
 }
+
+/// A scorecard for each channel of its route, identified by its key (id, owner, period), so
+/// that it is queued once per period and channel.
+pub fn scorecard_items(key: &str, route: &[String], message: &Message) -> Vec<Outgoing> {
+    route
+        .iter()
+        .map(|channel| Outgoing {
+            channel: channel.clone(),
+            dedup: format!("scorecard|{key}|{channel}"),
+            message: message.clone(),
+            alert: None,
+        })
+        .collect()
+}
+
+/// The longest the service's delivery loop sleeps between looks at the outbox.
+pub const MAX_NAP: Duration = Duration::from_secs(30);

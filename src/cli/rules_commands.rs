@@ -13,7 +13,7 @@ use super::delivery::Channels;
 use super::{engine_for, load_config, load_data, progress_bar, today_in, Outcome};
 use crate::alerts::backtest::backtest;
 use crate::alerts::data_quality::assess;
-use crate::alerts::run::Evaluation;
+use crate::alerts::run::{EvalOutcome, Evaluation};
 use crate::config::Config;
 use crate::diagnostics::Diagnostics;
 use crate::notify::alert;
@@ -44,7 +44,7 @@ pub fn end_of_day(config: &Config, day: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(|| next.and_time(NaiveTime::MIN).and_utc())
 }
 
-fn rules_or_report(config: &Config, out: &mut dyn Write) -> Result<Option<Vec<Rule>>> {
+pub(crate) fn rules_or_report(config: &Config, out: &mut dyn Write) -> Result<Option<Vec<Rule>>> {
     match load_rules_of(config) {
         Ok(r) => Ok(Some(r)),
         Err(d) => {
@@ -76,29 +76,8 @@ pub async fn eval_command(
             now,
         ),
     };
-    let data = load_data(&config).await?;
-    let engine = engine_for(&config, &data)?;
     let store = SqliteStore::open(&config.store_path).await?;
-    let states = store.alert_states().await?;
-    let silences = store.silences(now, false).await?;
-    let runs = store.sync_runs(None, 1000).await?;
-    let sources: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
-    let issues = assess(&sources, &runs, now, &config.data_quality);
-    let route: Vec<String> = config
-        .channels
-        .first()
-        .map(|c| vec![c.name.clone()])
-        .unwrap_or_default();
-    let evaluation = Evaluation {
-        rules: &rules,
-        day,
-        now,
-        silences: &silences,
-        sources: &sources,
-        issues: &issues,
-        warning_route: &route,
-    };
-    let outcome = evaluation.run(&engine, &states, true);
+    let outcome = evaluate(&config, &rules, &store, day, now).await?;
     writeln!(
         out,
         "Evaluated {} rule{} as of {day}{}{}",
@@ -150,6 +129,40 @@ pub async fn eval_command(
     } else {
         Outcome::Ok
     })
+}
+
+/// One evaluation of `rules` on the store's data as of `day`, advanced to `now`: the states and
+/// silences from the store, the data-quality guard from its sync history. Nothing is saved.
+pub(crate) async fn evaluate(
+    config: &Config,
+    rules: &[Rule],
+    store: &SqliteStore,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<EvalOutcome> {
+    let data = load_data(config).await?;
+    let engine = engine_for(config, &data)?;
+    let states = store.alert_states().await?;
+    let silences = store.silences(now, false).await?;
+    let runs = store.sync_runs(None, 1000).await?;
+    let sources: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
+    let issues = assess(&sources, &runs, now, &config.data_quality);
+    // Data-quality warnings go to the first channel.
+    let route: Vec<String> = config
+        .channels
+        .first()
+        .map(|c| vec![c.name.clone()])
+        .unwrap_or_default();
+    let evaluation = Evaluation {
+        rules,
+        day,
+        now,
+        silences: &silences,
+        sources: &sources,
+        issues: &issues,
+        warning_route: &route,
+    };
+    Ok(evaluation.run(&engine, &states, true))
 }
 
 /// `cs-pulse backtest --from DATE --to DATE [--rule ID]`.
