@@ -304,14 +304,16 @@ pub fn attachment_filename(image: &Image) -> String {
 }
 
 /// `text` with Discord markdown neutralized, so that data (an account called `acme_*corp*`, a
-/// note starting with `#`) reads as written: `\ * _ ~ ` |` anywhere, and `> # -` at the start of
-/// a line, get a backslash.
+/// note starting with `#`) reads as written: `\ * _ ~ ` |` anywhere, and `>` and `#` at the
+/// start of a line, get a backslash, as does a `-` that would start a list (`- `; `-5%` stays).
 pub fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut line_start = true;
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let list_dash = c == '-' && chars.peek().is_some_and(|n| n.is_whitespace());
         let special = matches!(c, '\\' | '*' | '_' | '~' | '`' | '|')
-            || (line_start && matches!(c, '>' | '#' | '-'));
+            || (line_start && (matches!(c, '>' | '#') || list_dash));
         if special {
             out.push('\\');
         }
@@ -338,9 +340,13 @@ pub fn bullet(line: &str) -> String {
 /// Layout: the first embed carries the title and the image; sections without a heading become
 /// bullet lines of the description; a section with a heading becomes a field named by the heading
 /// with its lines as bullets (continued in fields named "heading (cont.)" past 1024 characters),
-/// followed by its label–value pairs as inline fields; the footer goes on the last embed. Items
-/// keep their order: what does not fit opens a new embed, and past 10 embeds or 6000 characters a
-/// new message. A single line longer than its slot is truncated with the cut marker.
+/// followed by its label–value pairs as inline fields (a heading over fields alone becomes a field
+/// of its own with the value "—"); the footer goes on the last embed. Items keep their order:
+/// what does not fit opens a new embed, and past 10 embeds or 6000 characters a new message. A
+/// single line longer than its slot is truncated with the cut marker. Text from the data is
+/// markdown-escaped ([`escape_markdown`]) except the title and footer, which Discord shows plain.
+/// Mentions go in the first message's content; more than 2000 characters or 100 pinged users
+/// continue in the content of the following messages.
 pub fn render(message: &Message, mentions: &BTreeMap<String, u64>) -> Vec<DiscordPayload> {
     let mut layout = Layout::new(message.tone.color());
 
@@ -879,6 +885,59 @@ mod tests {
             escape_markdown("# big\n> quote a>b"),
             "\\# big\n\\> quote a>b"
         );
+        assert_eq!(escape_markdown("- item\n-5% - x"), "\\- item\n-5% - x");
+    }
+
+    #[test]
+    fn many_small_fields_fill_ten_embeds_then_a_new_message() {
+        let fields: Vec<Field> = (0..300)
+            .map(|i| Field {
+                label: format!("k{i}"),
+                value: "1".into(),
+            })
+            .collect();
+        let m = Message {
+            title: "KPIs".into(),
+            sections: vec![Section {
+                heading: None,
+                lines: vec![],
+                fields: fields.clone(),
+            }],
+            ..Message::default()
+        };
+        let out = render(&m, &BTreeMap::new());
+        assert_within_limits(&out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].embeds.len(), 10);
+        assert_eq!(out[1].embeds.len(), 2);
+        let names: Vec<&str> = out
+            .iter()
+            .flat_map(|p| &p.embeds)
+            .flat_map(|e| &e.fields)
+            .map(|f| f.name.as_str())
+            .collect();
+        let labels: Vec<&str> = fields.iter().map(|f| f.label.as_str()).collect();
+        assert_eq!(names, labels);
+    }
+
+    #[test]
+    fn a_line_longer_than_any_slot_is_cut_with_the_marker() {
+        let m = Message {
+            title: "t".repeat(300),
+            sections: vec![Section {
+                heading: Some("h".repeat(300)),
+                lines: vec!["x".repeat(5000)],
+                fields: vec![],
+            }],
+            footer: "f".repeat(3000),
+            ..Message::default()
+        };
+        let out = render(&m, &BTreeMap::new());
+        assert_within_limits(&out);
+        let e = &out[0].embeds[0];
+        assert!(e.title.as_deref().is_some_and(|t| t.ends_with('…')));
+        assert!(e.fields[0].value.ends_with('…'));
+        assert_eq!(chars(&e.fields[0].value), limits::FIELD_VALUE);
     }
 
     #[test]
