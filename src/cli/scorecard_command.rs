@@ -42,7 +42,8 @@ pub struct ScorecardArgs {
 }
 
 /// The scorecard definitions of a config: `file` when given, else the first `scorecard.toml`
-/// of the rules paths, else the shipped ones. Errors are the rendered diagnostics.
+/// of the rules paths, else the shipped ones (routed to `console`, or to the first configured
+/// channel when there is no `console`). Errors are the rendered diagnostics.
 pub fn definitions_of(config: &Config, file: Option<&Path>) -> Result<Vec<ScorecardDef>> {
     let channels = config.channel_names();
     let found = file.map(Path::to_path_buf).or_else(|| {
@@ -61,33 +62,59 @@ pub fn definitions_of(config: &Config, file: Option<&Path>) -> Result<Vec<Scorec
         Some(path) => {
             scorecard::load_scorecards(&path, &channels).map_err(|e| anyhow::anyhow!("{e}"))
         }
-        None => scorecard::shipped_scorecards(&channels)
-            .map_err(|d| anyhow::anyhow!("the built-in scorecards are invalid:\n{d}")),
+        None => {
+            // The shipped scorecards go to `console`; a config without that channel gets them
+            // on its first channel instead.
+            let console = vec![crate::config::DEFAULT_CHANNEL.to_string()];
+            let mut defs = scorecard::shipped_scorecards(&console)
+                .map_err(|d| anyhow::anyhow!("the built-in scorecards are invalid:\n{d}"))?;
+            if !channels.contains(&console[0]) {
+                if let Some(first) = channels.first() {
+                    for d in &mut defs {
+                        d.route = vec![first.clone()];
+                    }
+                }
+            }
+            Ok(defs)
+        }
     }
 }
 
-/// What became of a scorecard handed to [`deliver`].
+/// One scorecard ready to go: its posting key, channels and message.
+#[allow(dead_code)] // Read by `deliver` once it is wired to the outbox.
+pub struct Outgoing {
+    /// `<id>[-<owner>]-<period>` ([`ScorecardData::key`]): with the channel, what the outbox
+    /// deduplicates on, so that each period's scorecard is posted once.
+    pub key: String,
+    pub route: Vec<String>,
+    pub message: Message,
+}
+
+/// What became of the scorecards handed to [`deliver`].
 #[derive(Debug, PartialEq, Eq)]
-#[allow(dead_code)] // `Enqueued` is what `deliver` returns once the outbox exists.
+#[allow(dead_code)] // `Queued` is what `deliver` returns once it is wired to the outbox.
 pub enum Delivery {
-    /// Stored in the outbox under this key; `cs-pulse run` posts it.
-    Enqueued(String),
-    /// Nothing can deliver yet: the caller prints it instead.
+    /// Stored in the outbox (and sent as far as the channels allowed); `deliver` said so in
+    /// `out`.
+    Queued,
+    /// Nothing delivers yet: the command prints the scorecards instead.
     Unavailable,
 }
 
-/// OUTBOX HOOK: hands one scorecard message to delivery. This is the single call site for the
-/// durable outbox (`src/notify/outbox.rs`): enqueue `message` for every channel of `route`
-/// under the idempotency key `key` (`<id>[-<owner>]-<period>`, so each period's scorecard is
-/// posted once), and return [`Delivery::Enqueued`]. Until the outbox exists, nothing is
-/// enqueued.
+/// OUTBOX HOOK: the single place where `cs-pulse scorecard` (without `--dry-run`) hands its
+/// scorecards to delivery. To wire the durable outbox in: open the store and the channels
+/// (`super::delivery::Channels::open`), turn each [`Outgoing`] into one outbox item per
+/// channel of its route, deduplicated on its `key` and the channel
+/// (`super::delivery::scorecard_items(&o.key, &o.route, &o.message)`), store and deliver them
+/// (`Channels::deliver(&store, &[], &items, now, out)`), and return [`Delivery::Queued`].
+/// Until then nothing is queued and the command prints the scorecards like `--dry-run`.
 pub async fn deliver(
     config: &Config,
-    key: &str,
-    route: &[String],
-    message: &Message,
+    cards: &[Outgoing],
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
 ) -> Result<Delivery> {
-    let _ = (config, key, route, message);
+    let _ = (config, cards, now, out);
     Ok(Delivery::Unavailable)
 }
 
@@ -147,47 +174,48 @@ pub async fn scorecard_command(
             .with_context(|| format!("cannot create the directory {}", dir.display()))?;
     }
 
+    let mut cards: Vec<ScorecardData> = Vec::new();
     for def in &defs {
         let (period, day) = match args.period {
             // A past period reads as of the day after it, when it would have been posted.
             Some(p) => (p, p.end()),
             None => (default_period(def, today), today),
         };
-        let cards = scorecard::compute(&engine, def, period, day);
-        if cards.is_empty() {
+        let made = scorecard::compute(&engine, def, period, day);
+        if made.is_empty() {
             writeln!(
                 out,
                 "{}: no account in scope has an owner: no scorecard made\n",
                 def.id
             )?;
         }
-        for mut card in cards {
+        for mut card in made {
             card.synced_at = synced_at;
             write_chart(args.out.as_deref(), &card, out)?;
-            let message = scorecard::to_message(&card);
-            let delivered = if args.dry_run {
-                Delivery::Unavailable
-            } else {
-                deliver(&config, &card.key(), &card.route, &message).await?
-            };
-            match delivered {
-                Delivery::Enqueued(key) => {
-                    writeln!(
-                        out,
-                        "{}: queued for {} ({key})",
-                        card.key(),
-                        card.route.join(", ")
-                    )?;
-                }
-                Delivery::Unavailable => {
-                    writeln!(out, "→ {}", card.route.join(", "))?;
-                    writeln!(out, "{}", scorecard::to_text(&card))?;
-                }
-            }
+            cards.push(card);
         }
     }
-    if !args.dry_run {
-        writeln!(out, "delivery: see `cs-pulse run`")?;
+    let delivered = if args.dry_run {
+        Delivery::Unavailable
+    } else {
+        let outgoing: Vec<Outgoing> = cards
+            .iter()
+            .map(|c| Outgoing {
+                key: c.key(),
+                route: c.route.clone(),
+                message: scorecard::to_message(c),
+            })
+            .collect();
+        deliver(&config, &outgoing, now, out).await?
+    };
+    if delivered == Delivery::Unavailable {
+        for card in &cards {
+            writeln!(out, "→ {}", card.route.join(", "))?;
+            writeln!(out, "{}", scorecard::to_text(card))?;
+        }
+        if !args.dry_run {
+            writeln!(out, "delivery: see `cs-pulse run`")?;
+        }
     }
     Ok(Outcome::Ok)
 }
