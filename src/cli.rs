@@ -362,22 +362,45 @@ fn check_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         write!(out, "{d}")?;
         problems = true;
     }
+    let scorecards = match scorecard_command::definitions_of(&config, None) {
+        Ok(defs) => {
+            if let Err(e) = run_command::unknown_scorecards(&config, &defs) {
+                writeln!(out, "error: {e}")?;
+                problems = true;
+            }
+            defs.len()
+        }
+        Err(e) => {
+            writeln!(out, "{e}")?;
+            problems = true;
+            0
+        }
+    };
     if problems {
         return Ok(Outcome::Problems);
+    }
+    // Unset secrets are not errors here (the service's environment may differ from this
+    // shell's), but `run` refuses to start without them.
+    for missing in crate::notify::channels::missing_secrets(&config) {
+        writeln!(out, "warning: {missing}; `cs-pulse run` needs it")?;
     }
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     writeln!(
         out,
-        "ok: {} ({} source{}, {} channel{}), {} health model{}, {} rule{}",
+        "ok: {} ({} source{}, {} channel{}, {} job{}), {} health model{}, {} rule{}, {} scorecard{}",
         path.display(),
         config.sources.len(),
         plural(config.sources.len()),
         config.channels.len(),
         plural(config.channels.len()),
+        config.jobs.len(),
+        plural(config.jobs.len()),
         models,
         plural(models),
         rules,
         plural(rules),
+        scorecards,
+        plural(scorecards),
     )?;
     Ok(Outcome::Ok)
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use cs_pulse::config::{
     ChannelConfig, ChannelKind, ChannelSettings, Config, ConfigError, DataQualityConfig,
-    DiscordSettings, OwnerIds, Secret, SlackSettings, SourceConfig, SourceKind, WebhookSettings,
-    WebhookUrl,
+    DiscordSettings, JobKind, OwnerIds, Secret, SlackSettings, SourceConfig, SourceKind,
+    WebhookSettings, WebhookUrl,
 };
 use cs_pulse::model::Currency;
 use rust_decimal_macros::dec;
@@ -59,6 +59,34 @@ fn example_config_validates_with_every_key() {
             },
         ]
     );
+    let jobs: Vec<(&str, &JobKind, String, chrono::Duration)> = c
+        .jobs
+        .iter()
+        .map(|j| (j.name.as_str(), &j.kind, j.schedule.to_string(), j.grace))
+        .collect();
+    assert_eq!(jobs.len(), 3);
+    assert_eq!(
+        jobs[0].1,
+        &JobKind::Sync {
+            sources: Some(vec!["crm".into()])
+        }
+    );
+    assert_eq!(
+        (jobs[1].0, jobs[1].1, jobs[1].3),
+        (
+            "evaluate",
+            &JobKind::Evaluate,
+            chrono::Duration::minutes(30)
+        )
+    );
+    assert_eq!(
+        jobs[2].1,
+        &JobKind::Scorecard {
+            scorecard: Some("leadership".into())
+        }
+    );
+    assert_eq!(c.jobs[2].schedule.timezone(), Tz::Europe__Berlin);
+    assert_eq!(c.jobs[2].grace, chrono::Duration::days(7));
 }
 
 #[test]

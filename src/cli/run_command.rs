@@ -29,21 +29,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         return Ok(Outcome::Problems);
     };
     let scorecards = definitions_of(&config, None)?;
-    for job in &config.jobs {
-        if let JobKind::Scorecard {
-            scorecard: Some(id),
-        } = &job.kind
-        {
-            if !scorecards.iter().any(|d| &d.id == id) {
-                let ids: Vec<&str> = scorecards.iter().map(|d| d.id.as_str()).collect();
-                anyhow::bail!(
-                    "job `{}` posts scorecard `{id}`, which is not defined (scorecards: {})",
-                    job.name,
-                    ids.join(", ")
-                );
-            }
-        }
-    }
+    unknown_scorecards(&config, &scorecards).map_err(|e| anyhow::anyhow!(e))?;
     let store = SqliteStore::open(&config.store_path)
         .await
         .with_context(|| format!("cannot open the store {}", config.store_path.display()))?;
@@ -99,6 +85,29 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     delivery.await.context("the delivery loop failed")?;
     writeln!(out, "stopped")?;
     Ok(Outcome::Ok)
+}
+
+/// A scorecard job naming a scorecard that is not defined, as an error message.
+pub(crate) fn unknown_scorecards(
+    config: &crate::config::Config,
+    scorecards: &[crate::scorecard::ScorecardDef],
+) -> Result<(), String> {
+    for job in &config.jobs {
+        if let JobKind::Scorecard {
+            scorecard: Some(id),
+        } = &job.kind
+        {
+            if !scorecards.iter().any(|d| &d.id == id) {
+                let ids: Vec<&str> = scorecards.iter().map(|d| d.id.as_str()).collect();
+                return Err(format!(
+                    "job `{}` posts scorecard `{id}`, which is not defined (scorecards: {})",
+                    job.name,
+                    ids.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sends what is due, then sleeps until the next retry, a wake-up or [`MAX_NAP`]; after a stop
