@@ -3,9 +3,9 @@
 //! errors), with the request bodies on the wire pinned by snapshots and every part of a long
 //! alert checked against every Discord limit, independently of the renderer's own checks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -129,10 +129,15 @@ fn long_alert() -> Message {
 }
 
 /// Answers a create (or edit) as Discord does: 200 with the message object, with a new
-/// snowflake id for each create, echoing content, embeds and nonce.
+/// snowflake id for each create, echoing content, embeds and nonce. A create with a nonce seen
+/// before and `enforce_nonce` returns the message already created, as Discord documents.
+/// `fail_at` answers that create (counting from 0) with a 429 instead.
 struct MessageObject {
     next_id: Arc<AtomicU64>,
     webhook: bool,
+    by_nonce: Mutex<HashMap<String, String>>,
+    creates: AtomicU64,
+    fail_at: Option<u64>,
 }
 
 impl Respond for MessageObject {
@@ -140,7 +145,31 @@ impl Respond for MessageObject {
         let body = payload_of(req).unwrap_or(Value::Null);
         let id = match req.url.path().rsplit_once("/messages/") {
             Some((_, id)) => id.to_string(),
-            None => self.next_id.fetch_add(1, Ordering::SeqCst).to_string(),
+            None => {
+                if Some(self.creates.fetch_add(1, Ordering::SeqCst)) == self.fail_at {
+                    return ResponseTemplate::new(429)
+                        .insert_header("Retry-After", "1")
+                        .set_body_json(json!({
+                            "message": "You are being rate limited.",
+                            "retry_after": 0.5,
+                            "global": false
+                        }));
+                }
+                let nonce = body["nonce"]
+                    .as_str()
+                    .filter(|_| body["enforce_nonce"] == true);
+                let mut seen = self.by_nonce.lock().expect("a lock");
+                match nonce.and_then(|n| seen.get(n)) {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = self.next_id.fetch_add(1, Ordering::SeqCst).to_string();
+                        if let Some(n) = nonce {
+                            seen.insert(n.to_string(), id.clone());
+                        }
+                        id
+                    }
+                }
+            }
         };
         let mut msg = json!({
             "id": id,
@@ -185,6 +214,9 @@ fn message_object(first_id: u64, webhook: bool) -> MessageObject {
     MessageObject {
         next_id: Arc::new(AtomicU64::new(first_id)),
         webhook,
+        by_nonce: Mutex::new(HashMap::new()),
+        creates: AtomicU64::new(0),
+        fail_at: None,
     }
 }
 
@@ -448,6 +480,78 @@ async fn the_bot_attaches_an_image_as_multipart_files_0() {
     );
     assert_discord_accepts(&body);
     insta::assert_json_snapshot!("bot_scorecard_payload_json", body);
+}
+
+#[tokio::test]
+async fn a_resend_after_a_429_part_way_creates_nothing_twice() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES))
+        .and(header("authorization", format!("Bot {TOKEN}").as_str()))
+        .respond_with(MessageObject {
+            fail_at: Some(1),
+            ..message_object(1_100_000_000_000_005_000, false)
+        })
+        .mount(&server)
+        .await;
+    let sink = bot(&server);
+    let message = long_alert();
+
+    let err = sink.post(&message, "k-resend").await.unwrap_err();
+    assert!(matches!(err, SendError::RateLimited { .. }), "{err:?}");
+    // The outbox waits, then sends the same message with the same key.
+    let ids = sink.post(&message, "k-resend").await.expect("posted");
+
+    let nonces: Vec<String> = requests(&server)
+        .await
+        .iter()
+        .map(|r| {
+            let body: Value = r.body_json().expect("a JSON body");
+            body["nonce"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    let parts = render(&message, &owners()).len();
+    let mut expected = vec!["k-resend.0".to_string(), "k-resend.1".to_string()];
+    expected.extend((0..parts).map(|i| format!("k-resend.{i}")));
+    assert_eq!(nonces, expected);
+    // Part 0 was created once: the resend got the same message back.
+    let expected_ids: Vec<String> = (0..parts as u64)
+        .map(|i| (1_100_000_000_000_005_000 + i).to_string())
+        .collect();
+    assert_eq!(ids, expected_ids);
+}
+
+#[tokio::test]
+async fn an_edit_longer_than_the_original_posts_the_extra_parts() {
+    let server = MockServer::start().await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{MESSAGES}/1100000000000000500")))
+        .respond_with(message_object(0, false))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_create(&server, 1_100_000_000_000_006_000).await;
+
+    let message = long_alert();
+    bot(&server)
+        .edit(&["1100000000000000500".to_string()], &message)
+        .await
+        .expect("edited");
+
+    let reqs = requests(&server).await;
+    let parts = render(&message, &owners()).len();
+    assert_eq!(reqs.len(), parts);
+    assert_eq!(reqs[0].method.as_str(), "PATCH");
+    for (i, req) in reqs.iter().enumerate().skip(1) {
+        assert_eq!(req.method.as_str(), "POST");
+        let body: Value = req.body_json().expect("a JSON body");
+        assert_discord_accepts(&body);
+        let nonce = body["nonce"].as_str().unwrap_or_default();
+        assert!(
+            nonce.starts_with('e') && nonce.ends_with(&format!(".{i}")),
+            "{nonce}"
+        );
+    }
 }
 
 #[tokio::test]
