@@ -283,20 +283,23 @@ fn draw(
                         .map_err(err)?;
                 }
                 if let Some(t) = s.target.filter(|t| t.is_finite()) {
+                    // One line: a red target; several: each target in its line's color.
+                    let tc = if series.len() == 1 {
+                        TARGET_COLOR
+                    } else {
+                        color
+                    };
                     chart
                         .draw_series(DashedLineSeries::new(
                             vec![(-0.3, t), (x_max + 0.3, t)],
                             8,
                             6,
-                            TARGET_COLOR.stroke_width(2),
+                            tc.stroke_width(2),
                         ))
                         .map_err(err)?
                         .label(format!("{} target", s.label))
                         .legend(move |(x, y)| {
-                            PathElement::new(
-                                vec![(x, y), (x + 18, y)],
-                                TARGET_COLOR.stroke_width(2),
-                            )
+                            PathElement::new(vec![(x, y), (x + 18, y)], tc.stroke_width(2))
                         });
                 }
             }
