@@ -238,7 +238,8 @@ pub struct PassReport {
     pub edited: usize,
     pub retrying: usize,
     pub failed: usize,
-    /// Pending rows left, and the earliest time one of them is due.
+    /// Pending rows left, and the earliest time one of them can be sent (a row waits for the
+    /// rows before it on its channel).
     pub pending: usize,
     pub next_due: Option<DateTime<Utc>>,
     /// Per channel: (sent, retried, failed) in this pass.
@@ -318,7 +319,13 @@ impl Deliverer {
         }
         let left = self.store.pending().await?;
         report.pending = left.len();
-        report.next_due = left.iter().map(|r| r.next_attempt_at).min();
+        // A channel's later rows wait for its first one, so only first rows say when the next
+        // send can happen (a later row's past due time would make `drain` spin).
+        let mut heads: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+        for r in &left {
+            heads.entry(r.channel.as_str()).or_insert(r.next_attempt_at);
+        }
+        report.next_due = heads.into_values().min();
         Ok(report)
     }
 

@@ -248,6 +248,11 @@ async fn resolve(
             continue;
         };
         let original = decode_row(&original)?;
+        if original.status == Status::Dropped {
+            // It will never be sent: the resolution is said in a notice of its own.
+            unannounced.extend(resolved.into_iter().map(|(s, _)| s));
+            continue;
+        }
         let open: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM alert_posts WHERE outbox_id = ?1 AND resolved = 0",
         )
@@ -255,7 +260,21 @@ async fn resolve(
         .fetch_one(&mut *conn)
         .await?;
         let lines: Vec<usize> = resolved.iter().filter_map(|(_, l)| *l).collect();
-        let updated = mark_resolved(&original.message, &lines, open == 0);
+        // An edit replaces the whole message: start from the latest edit queued for it, so
+        // that lines resolved by earlier edits stay marked.
+        let latest: Option<String> = sqlx::query_scalar(
+            "SELECT message FROM outbox WHERE op = 'edit' AND target = ?1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let base = match latest {
+            Some(json) => serde_json::from_str::<Message>(&json).map_err(|e| {
+                StoreError::Corrupt(format!("an edit of outbox row {id}: message: {e}"))
+            })?,
+            None => original.message.clone(),
+        };
+        let updated = mark_resolved(&base, &lines, open == 0);
         if original.status == Status::Sent {
             let subjects: Vec<String> = resolved.into_iter().map(|(s, _)| s).collect();
             let notice = restrict(&item.message, alert, &subjects);
