@@ -310,7 +310,7 @@ fn demo_alerts(
         rules.len()
     )?;
     for m in &messages {
-        writeln!(out, "{}", m.to_text())?;
+        writeln!(out, "{}", crate::notify::alert::to_message(m).to_text())?;
     }
     Ok(())
 }

@@ -172,17 +172,23 @@ fn eval_advances_stored_alerts_and_never_fires_twice() {
     };
     // A dry run shows what would be sent and saves nothing.
     let dry = eval("2025-06-10", &["--dry-run"]);
-    assert!(dry.contains("dry run: nothing saved"), "{dry}");
+    assert!(dry.contains("dry run: nothing saved or sent"), "{dry}");
+    // The real run sends exactly those messages, through the console channel.
     let first = eval("2025-06-10", &[]);
-    assert_eq!(
-        first.replace(" (dry run: nothing saved)", ""),
-        dry.replace(" (dry run: nothing saved)", "")
+    let shown: Vec<&str> = dry.split("→ console\n").skip(1).map(str::trim).collect();
+    assert_eq!(shown.len(), 3, "{dry}");
+    for message in shown {
+        assert!(first.contains(message), "{message}\n---\n{first}");
+    }
+    assert!(
+        first.contains("Outbox: 3 queued, 3 sent, 0 edited"),
+        "{first}"
     );
     insta::assert_snapshot!("eval_first_day", first);
     // The same day again, as after a restart: the alerts are stored, nothing is sent twice.
     let again = eval("2025-06-10", &[]);
-    assert!(!again.contains("→ "), "{again}");
     assert!(again.contains("No messages to send."), "{again}");
+    assert!(again.contains("Outbox: 0 queued, 0 sent"), "{again}");
     // Days later, `for` durations have passed: pending alerts fire, some resolve.
     insta::assert_snapshot!("eval_later_day", eval("2025-06-14", &[]));
 }

@@ -2,8 +2,8 @@
 //! bad day is one message listing the accounts (capped, with "and N more"), not a storm; each
 //! account's line is the rule's minijinja template rendered with its values.
 //!
-//! Messages here are channel-neutral (a title, lines, a footer); chat renderers turn them into
-//! Discord embeds or Slack blocks, and [`AlertMessage::to_text`] into terminal text.
+//! Messages here are grouped alert events (a title, lines, a footer, the subjects);
+//! `notify::alert` turns them into the channel-neutral messages every channel renders.
 
 use std::collections::BTreeMap;
 
@@ -55,25 +55,6 @@ pub struct AlertMessage {
 impl Serialize for Severity {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
-    }
-}
-
-impl AlertMessage {
-    /// The message as it reads in a terminal (and, near enough, in chat).
-    pub fn to_text(&self) -> String {
-        let mut out = format!("{}\n", self.title);
-        for l in &self.lines {
-            for (i, part) in l.lines().enumerate() {
-                out += if i == 0 { "  • " } else { "    " };
-                out += part;
-                out += "\n";
-            }
-        }
-        if self.more > 0 {
-            out += &format!("  … and {} more\n", self.more);
-        }
-        out += &format!("  {}\n", self.footer);
-        out
     }
 }
 

@@ -109,7 +109,7 @@ pub async fn eval_command(
     if dry_run {
         for m in &outcome.messages {
             writeln!(out, "→ {}", m.route.join(", "))?;
-            writeln!(out, "{}", m.to_text())?;
+            writeln!(out, "{}", crate::notify::alert::to_message(m).to_text())?;
         }
         return Ok(Outcome::Ok);
     }

@@ -111,7 +111,8 @@ mod png_base64 {
 
 impl Message {
     /// The message as plain text (the console channel, logs of what was sent, and platforms'
-    /// notification fallbacks).
+    /// notification fallbacks). Mentions are left out: a terminal notifies no one, and the
+    /// lines already name each account's owner.
     pub fn to_text(&self) -> String {
         let mut out = format!("{}\n", self.title);
         for s in &self.sections {
@@ -130,9 +131,6 @@ impl Message {
             for f in &s.fields {
                 out += &format!("{indent}{}: {}\n", f.label, f.value);
             }
-        }
-        if !self.mentions.is_empty() {
-            out += &format!("  owners: {}\n", self.mentions.join(", "));
         }
         if let Some(img) = &self.image {
             out += &format!("  [{}: {}]\n", img.filename, img.alt);
