@@ -309,7 +309,7 @@ fn word_strategy(max: usize) -> impl Strategy<Value = String> {
 fn section_strategy() -> impl Strategy<Value = Section> {
     (
         proptest::option::of(text_strategy(60)),
-        proptest::collection::vec(text_strategy(400), 0..30),
+        proptest::collection::vec(text_strategy(200), 0..30),
         proptest::collection::vec(
             (word_strategy(100), word_strategy(900))
                 .prop_map(|(label, value)| Field { label, value }),
@@ -326,7 +326,7 @@ fn section_strategy() -> impl Strategy<Value = Section> {
 fn message_strategy() -> impl Strategy<Value = Message> {
     (
         text_strategy(300),
-        proptest::collection::vec(section_strategy(), 0..8),
+        proptest::collection::vec(section_strategy(), 0..6),
         text_strategy(200),
         proptest::collection::vec("[A-Za-z <>&]{1,20}", 0..5),
         proptest::option::of(text_strategy(200)),
@@ -346,7 +346,7 @@ fn message_strategy() -> impl Strategy<Value = Message> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(40))]
+    #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
     fn random_messages_respect_every_limit_and_lose_no_line(message in message_strategy()) {

@@ -25,7 +25,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -41,7 +40,7 @@ use super::webhook::{
     SetupError, DEFAULT_RETRY_AFTER,
 };
 use super::{Image, Message, SendError, Sink};
-use crate::config::{Owners, SlackSettings};
+use crate::config::Owners;
 
 /// Slack's Web API, unless `api_base` says otherwise.
 pub const DEFAULT_API_BASE: &str = "https://slack.com/api";
@@ -57,38 +56,6 @@ pub fn member_ids(owners: &Owners) -> BTreeMap<String, String> {
         .iter()
         .filter_map(|(name, ids)| Some((name.clone(), ids.slack.clone()?)))
         .collect()
-}
-
-/// The sink for a `[channels.NAME]` of kind `slack`, reading its secret from the environment.
-pub fn slack_sink(
-    settings: &SlackSettings,
-    owners: &Owners,
-    channel: &str,
-) -> Result<Arc<dyn Sink>, SetupError> {
-    let mentions = member_ids(owners);
-    Ok(match settings {
-        SlackSettings::Webhook { url } => {
-            let what = format!("Slack webhook URL of channel `{channel}`");
-            Arc::new(SlackWebhookSink::new(
-                &url.resolve(&what)?,
-                mentions,
-                &what,
-            )?)
-        }
-        SlackSettings::Bot {
-            token,
-            channel: channel_id,
-            api_base,
-        } => {
-            let what = format!("Slack bot token of channel `{channel}`");
-            Arc::new(SlackBotSink::new(
-                token.resolve(&what)?,
-                channel_id,
-                api_base.as_deref(),
-                mentions,
-            )?)
-        }
-    })
 }
 
 /// Posts through a Slack incoming webhook. It cannot edit, and cannot upload files (an image is

@@ -266,7 +266,7 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: i64) -> Duration {
         .unwrap_or(DEFAULT_RETRY_AFTER)
 }
 
-/// A `Retry-After` value: delay seconds (`120`, Slack also sends `1.5` style values rarely) or an
+/// A `Retry-After` value: delay seconds (`120`; a fraction like `1.5` is accepted too) or an
 /// HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`), measured from `now` (Unix seconds); a date in
 /// the past means no wait. `None` when it is neither.
 pub fn parse_retry_after(value: &str, now: i64) -> Option<Duration> {
@@ -275,7 +275,7 @@ pub fn parse_retry_after(value: &str, now: i64) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+        if (0.0..1e9).contains(&secs) {
             return Some(Duration::from_secs_f64(secs));
         }
         return None;
