@@ -539,21 +539,27 @@ fn scorecard_command_prints_and_writes_charts() {
         assert_eq!(png_size(&png), Some((800, 400)), "{f}");
     }
 
-    // Without --dry-run, until the outbox exists: the same text and a note.
-    let text = stdout_of(cs_pulse().current_dir(ws.path()).args([
-        "scorecard",
-        "--period",
-        "2025-05",
-        "--id",
-        "leadership-monthly",
-    ]));
+    // Without --dry-run: queued and sent through the console channel, once per period.
+    let send = || {
+        stdout_of(cs_pulse().current_dir(ws.path()).args([
+            "scorecard",
+            "--period",
+            "2025-05",
+            "--id",
+            "leadership-monthly",
+        ]))
+    };
+    let text = send();
     assert!(
         text.contains("Monthly scorecard — Leadership · 2025-05"),
         "{text}"
     );
+    assert!(text.contains("Outbox: 1 queued, 1 sent"), "{text}");
+    let again = send();
+    assert!(!again.contains("Monthly scorecard"), "{again}");
     assert!(
-        text.trim_end().ends_with("delivery: see `cs-pulse run`"),
-        "{text}"
+        again.contains("Outbox: 0 queued, 0 sent, 0 edited, 1 already in the outbox before"),
+        "{again}"
     );
 
     // Wrong arguments are named.

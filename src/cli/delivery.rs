@@ -78,7 +78,10 @@ fn summarize(queued: &Enqueued, report: &PassReport, out: &mut dyn Write) -> Res
         queued.queued, report.sent, report.edited
     );
     if queued.duplicates > 0 {
-        line += &format!(", {} already queued before", queued.duplicates);
+        line += &format!(
+            ", {} already in the outbox before (never sent twice)",
+            queued.duplicates
+        );
     }
     if report.failed > 0 {
         line += &format!(", {} failed", report.failed);

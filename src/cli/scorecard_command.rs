@@ -1,9 +1,8 @@
 //! `cs-pulse scorecard`: computes the configured scorecards for a period from the store's data,
-//! prints them (`--dry-run`), writes their charts (`--out DIR`), and hands them to delivery.
+//! prints them (`--dry-run`), writes their charts (`--out DIR`), and queues and sends them.
 //!
-//! Delivery goes through one function, [`deliver`], the hook where scorecards enter the durable
-//! outbox (`notify::outbox`); until the outbox exists it delivers nothing and the command
-//! behaves like `--dry-run`.
+//! Without `--dry-run` the scorecards enter the durable outbox, keyed by scorecard, owner,
+//! period and channel, so running the command twice for a period posts each scorecard once.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,10 +11,10 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 
+use super::delivery::{scorecard_items, Channels};
 use super::{engine_for, load_config, load_data, today_in, ArgError, Outcome};
 use crate::config::Config;
 use crate::model::{Period, PeriodKind};
-use crate::notify::Message;
 use crate::scorecard::{self, ScorecardData, ScorecardDef};
 use crate::store::{SqliteStore, Store, SyncOutcome};
 
@@ -78,44 +77,6 @@ pub fn definitions_of(config: &Config, file: Option<&Path>) -> Result<Vec<Scorec
             Ok(defs)
         }
     }
-}
-
-/// One scorecard ready to go: its posting key, channels and message.
-#[allow(dead_code)] // Read by `deliver` once it is wired to the outbox.
-pub struct Outgoing {
-    /// `<id>[-<owner>]-<period>` ([`ScorecardData::key`]): with the channel, what the outbox
-    /// deduplicates on, so that each period's scorecard is posted once.
-    pub key: String,
-    pub route: Vec<String>,
-    pub message: Message,
-}
-
-/// What became of the scorecards handed to [`deliver`].
-#[derive(Debug, PartialEq, Eq)]
-#[allow(dead_code)] // `Queued` is what `deliver` returns once it is wired to the outbox.
-pub enum Delivery {
-    /// Stored in the outbox (and sent as far as the channels allowed); `deliver` said so in
-    /// `out`.
-    Queued,
-    /// Nothing delivers yet: the command prints the scorecards instead.
-    Unavailable,
-}
-
-/// OUTBOX HOOK: the single place where `cs-pulse scorecard` (without `--dry-run`) hands its
-/// scorecards to delivery. To wire the durable outbox in: open the store and the channels
-/// (`super::delivery::Channels::open`), turn each [`Outgoing`] into one outbox item per
-/// channel of its route, deduplicated on its `key` and the channel
-/// (`super::delivery::scorecard_items(&o.key, &o.route, &o.message)`), store and deliver them
-/// (`Channels::deliver(&store, &[], &items, now, out)`), and return [`Delivery::Queued`].
-/// Until then nothing is queued and the command prints the scorecards like `--dry-run`.
-pub async fn deliver(
-    config: &Config,
-    cards: &[Outgoing],
-    now: DateTime<Utc>,
-    out: &mut dyn Write,
-) -> Result<Delivery> {
-    let _ = (config, cards, now, out);
-    Ok(Delivery::Unavailable)
 }
 
 /// `cs-pulse scorecard [--id ID] [--period P] [--file FILE] [--dry-run] [--out DIR]`.
@@ -195,29 +156,26 @@ pub async fn scorecard_command(
             cards.push(card);
         }
     }
-    let delivered = if args.dry_run {
-        Delivery::Unavailable
-    } else {
-        let outgoing: Vec<Outgoing> = cards
-            .iter()
-            .map(|c| Outgoing {
-                key: c.key(),
-                route: c.route.clone(),
-                message: scorecard::to_message(c),
-            })
-            .collect();
-        deliver(&config, &outgoing, now, out).await?
-    };
-    if delivered == Delivery::Unavailable {
+    if args.dry_run {
         for card in &cards {
             writeln!(out, "→ {}", card.route.join(", "))?;
             writeln!(out, "{}", scorecard::to_text(card))?;
         }
-        if !args.dry_run {
-            writeln!(out, "delivery: see `cs-pulse run`")?;
-        }
+        return Ok(Outcome::Ok);
     }
-    Ok(Outcome::Ok)
+    // Each scorecard is queued once per period and channel, then sent.
+    let store = SqliteStore::open(&config.store_path).await?;
+    let channels = Channels::open(&config, &store)?;
+    let items: Vec<_> = cards
+        .iter()
+        .flat_map(|c| scorecard_items(&c.key(), &c.route, &scorecard::to_message(c)))
+        .collect();
+    let (_, report) = channels.deliver(&store, &[], &items, now, out).await?;
+    Ok(if report.failed > 0 {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    })
 }
 
 /// Writes the card's chart into `dir` when asked, saying where.
