@@ -275,6 +275,44 @@ fn a_line_longer_than_a_section_is_cut_with_the_marker() {
 }
 
 #[test]
+fn a_long_owner_list_continues_without_cutting_a_mention() {
+    let names: Vec<String> = (0..400).map(|i| format!("Owner {i:03} <x>")).collect();
+    let ids: BTreeMap<String, String> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(i, n)| (n.clone(), format!("U{i:08}")))
+        .collect();
+    let message = Message {
+        title: "Owners".to_string(),
+        mentions: names.clone(),
+        ..Message::default()
+    };
+    let payloads = render(&message, &ids);
+    let texts = section_texts(&payloads);
+    assert!(texts.len() >= 2);
+    for p in &payloads {
+        assert_eq!(limit_violations(p), Vec::<String>::new());
+    }
+    let shown: Vec<&str> = texts
+        .iter()
+        .flat_map(|t| t.trim_start_matches("*Owners:* ").split(", "))
+        .collect();
+    let expected: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if i % 2 == 0 {
+                format!("<@U{i:08}>")
+            } else {
+                escape(n)
+            }
+        })
+        .collect();
+    assert_eq!(shown, expected);
+}
+
+#[test]
 fn an_empty_message_still_has_a_fallback_text() {
     let payloads = render(&Message::default(), &BTreeMap::new());
     assert_eq!(payloads.len(), 1);

@@ -146,14 +146,23 @@ pub fn render(message: &Message, mentions: &BTreeMap<String, String>) -> Vec<Sla
             .iter()
             .map(|name| mention(name, mentions))
             .collect();
-        let line = format!("*Owners:* {}", owners.join(", "));
-        // Mentions are short; should a list ever outgrow a section, it continues in the next.
-        for chunk in pack_lines(&[line], SECTION_TEXT_MAX) {
-            blocks.push(Block::Section {
-                text: Some(TextObject::mrkdwn(chunk)),
-                fields: vec![],
-            });
+        // A list that outgrows a section continues in the next, never cutting a mention.
+        let mut text = "*Owners:* ".to_string();
+        for (i, owner) in owners.iter().enumerate() {
+            if i > 0 && chars(&text) + 2 + chars(owner) > SECTION_TEXT_MAX {
+                blocks.push(Block::Section {
+                    text: Some(TextObject::mrkdwn(std::mem::take(&mut text))),
+                    fields: vec![],
+                });
+            } else if i > 0 {
+                text += ", ";
+            }
+            text += owner;
         }
+        blocks.push(Block::Section {
+            text: Some(TextObject::mrkdwn(text)),
+            fields: vec![],
+        });
     }
     let mut small_print = vec![];
     if let Some(image) = &message.image {
