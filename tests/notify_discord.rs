@@ -880,3 +880,21 @@ async fn webhook_errors_map_like_the_bots_and_never_show_the_url() {
     assert!(matches!(err, SendError::Transient(_)), "{err:?}");
     assert!(!err.to_string().contains("S3CRET"), "{err}");
 }
+
+#[test]
+fn template_bold_stays_bold_and_data_is_escaped() {
+    let message = Message {
+        title: "Health is red".into(),
+        sections: vec![Section {
+            heading: None,
+            lines: vec!["**Acme_1** (owner A*B): health 12".into()],
+            fields: vec![],
+        }],
+        ..Message::default()
+    };
+    let payloads = render(&message, &BTreeMap::new());
+    assert_eq!(
+        payloads[0].embeds[0].description.as_deref(),
+        Some("• **Acme\\_1** (owner A\\*B): health 12")
+    );
+}

@@ -125,13 +125,27 @@ fn field_texts(payloads: &[SlackPayload]) -> Vec<String> {
         .collect()
 }
 
+/// `**bold**` as Slack writes it.
+fn slack_bold(line: &str) -> String {
+    cs_pulse::notify::text::bold_runs(line)
+        .into_iter()
+        .map(|(bold, t)| {
+            if bold {
+                format!("*{t}*")
+            } else {
+                t.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Every line of `message`, as rendered, appears in the payloads' section texts, in order.
 fn assert_no_line_lost(message: &Message, payloads: &[SlackPayload]) {
     let all = section_texts(payloads).join("\n");
     let mut from = 0;
     for section in &message.sections {
         for line in &section.lines {
-            let rendered = format!("• {}", escape(line).replace('\n', "\n   "));
+            let rendered = format!("• {}", escape(&slack_bold(line)).replace('\n', "\n   "));
             let rendered = if rendered.trim() == "•" {
                 "• —".to_string()
             } else {
@@ -828,4 +842,19 @@ async fn a_failed_upload_does_not_fail_the_posted_message() {
     .await;
     let ids = bot_sink(&server).post(&with_image(), "k").await;
     assert_eq!(ids, Ok(vec!["C024BE91L:1.1".to_string()]));
+}
+
+#[test]
+fn template_bold_becomes_slack_bold() {
+    let message = Message {
+        title: "Health is red".into(),
+        sections: vec![Section {
+            heading: None,
+            lines: vec!["**Acme <1>** (owner A*B): health 12".into()],
+            fields: vec![],
+        }],
+        ..Message::default()
+    };
+    let texts = section_texts(&render(&message, &BTreeMap::new()));
+    assert_eq!(texts, ["• *Acme &lt;1&gt;* (owner A*B): health 12"]);
 }

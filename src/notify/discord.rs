@@ -307,6 +307,25 @@ pub fn attachment_filename(image: &Image) -> String {
 /// note starting with `#`) reads as written: `\ * _ ~ ` |` anywhere, and `>` and `#` at the
 /// start of a line, get a backslash, as does a `-` that would start a list (`- `; `-5%` stays).
 pub fn escape_markdown(text: &str) -> String {
+    // `**bold**` from rule templates stays bold; everything inside and around it is escaped.
+    let runs = super::text::bold_runs(text);
+    if runs.iter().any(|(bold, _)| *bold) {
+        return runs
+            .into_iter()
+            .map(|(bold, t)| {
+                if bold {
+                    format!("**{}**", escape_plain_markdown(t))
+                } else {
+                    escape_plain_markdown(t)
+                }
+            })
+            .collect();
+    }
+    escape_plain_markdown(text)
+}
+
+/// Escapes every markdown character of `text` (no emphasis kept).
+fn escape_plain_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut line_start = true;
     let mut chars = text.chars().peekable();

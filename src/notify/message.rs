@@ -111,7 +111,7 @@ mod png_base64 {
 
 impl Message {
     /// The message as plain text (the console channel, logs of what was sent, and platforms'
-    /// notification fallbacks). Mentions are left out: a terminal notifies no one, and the
+    /// notification fallbacks). `**bold**` marks are dropped. Mentions are left out: a terminal notifies no one, and the
     /// lines already name each account's owner.
     pub fn to_text(&self) -> String {
         let mut out = format!("{}\n", self.title);
@@ -121,7 +121,7 @@ impl Message {
             }
             let indent = if s.heading.is_some() { "    " } else { "  " };
             for l in &s.lines {
-                for (i, part) in l.lines().enumerate() {
+                for (i, part) in super::text::strip_bold(l).lines().enumerate() {
                     out += indent;
                     out += if i == 0 { "• " } else { "  " };
                     out += part;

@@ -337,7 +337,21 @@ fn escaped_char(c: char) -> String {
 /// `raw` escaped for mrkdwn and cut to at most `max` characters, never inside an entity, ending
 /// with the cut marker when anything was cut.
 fn fit(raw: &str, max: usize) -> String {
-    fit_escaped(&neutralise(raw), max)
+    fit_escaped(&neutralise(&slack_bold(raw)), max)
+}
+
+/// `**bold**` (the neutral text's one markup) as Slack's `*bold*`.
+fn slack_bold(raw: &str) -> String {
+    super::text::bold_runs(raw)
+        .into_iter()
+        .map(|(bold, t)| {
+            if bold {
+                format!("*{t}*")
+            } else {
+                t.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Like [`fit`] for text already neutralised (escaping is then per character).

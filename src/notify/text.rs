@@ -48,8 +48,56 @@ pub fn pack_lines<S: AsRef<str>>(lines: &[S], max: usize) -> Vec<String> {
     chunks
 }
 
+/// The one markup neutral text may carry: `**bold**` (rule templates use it to set an account's
+/// name apart). Splits `s` into (bold, text) runs; a `**` without its closing pair is text.
+/// Renderers escape each run for their markup and emphasise the bold ones their own way.
+pub fn bold_runs(s: &str) -> Vec<(bool, &str)> {
+    let mut runs = vec![];
+    let mut rest = s;
+    while let Some(open) = rest.find("**") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("**") else { break };
+        if close == 0 {
+            // `****`: nothing to emphasise; keep it as text.
+            runs.push((false, &rest[..open + 4]));
+            rest = &after[2..];
+            continue;
+        }
+        if open > 0 {
+            runs.push((false, &rest[..open]));
+        }
+        runs.push((true, &after[..close]));
+        rest = &after[close + 2..];
+    }
+    if !rest.is_empty() {
+        runs.push((false, rest));
+    }
+    runs
+}
+
+/// `s` without its `**` emphasis marks (plain-text renderings).
+pub fn strip_bold(s: &str) -> String {
+    bold_runs(s).into_iter().map(|(_, t)| t).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bold_runs_pair_the_marks() {
+        assert_eq!(
+            super::bold_runs("**Acme** (owner Ana): **x** and **y"),
+            [
+                (true, "Acme"),
+                (false, " (owner Ana): "),
+                (true, "x"),
+                (false, " and **y")
+            ]
+        );
+        assert_eq!(super::bold_runs("plain"), [(false, "plain")]);
+        assert_eq!(super::strip_bold("**Acme**: ok"), "Acme: ok");
+        assert_eq!(super::bold_runs("a****b"), [(false, "a****"), (false, "b")]);
+    }
+
     use super::*;
 
     #[test]
