@@ -212,7 +212,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            attempts: 6,
+            attempts: 8,
             base: Duration::from_secs(2),
             max: Duration::from_secs(300),
         }
