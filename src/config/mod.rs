@@ -10,6 +10,7 @@ mod channels;
 pub mod duration;
 mod jobs;
 pub mod raw;
+pub mod route;
 pub mod secret;
 pub mod toml_file;
 

@@ -7,7 +7,7 @@
 //! fails during deserialization, so that a bad number is reported with every other validation
 //! error instead of stopping the parse.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -271,6 +271,76 @@ pub fn error_at(
         d = d.hint(hint);
     }
     d
+}
+
+/// A problem found while validating, before it becomes a [`Diagnostic`]: where it is, the
+/// message and the hint.
+pub type Problem = (Range<usize>, String, String);
+
+/// How one kind of id (a rule's, a scorecard's) is checked and explained.
+pub struct IdKind<'a> {
+    /// The word in messages: "rule", "scorecard".
+    pub word: &'a str,
+    /// A valid id, suggested when the written one keeps no usable character: "health-red".
+    pub example: &'a str,
+    /// The hint when the `id` is missing.
+    pub missing_hint: &'a str,
+    /// The hint's end, after "first defined at FILE:LINE:COL; ", when the id is already used.
+    pub taken_hint: &'a str,
+}
+
+/// Checks an `id`: present (else reported at `header`), valid ([`invalid_id`]) and not yet in
+/// `seen`, which maps the ids met so far to where they were first defined.
+pub fn check_id<'v>(
+    id: Option<&'v Spanned<String>>,
+    header: Range<usize>,
+    kind: &IdKind,
+    seen: &HashMap<String, String>,
+) -> Result<&'v Spanned<String>, Problem> {
+    let Some(id) = id else {
+        let message = format!("this {} has no `id`", kind.word);
+        return Err((header, message, kind.missing_hint.to_string()));
+    };
+    let text = id.get_ref();
+    if let Some((message, hint)) = invalid_id(kind.word, text, kind.example) {
+        return Err((id.span(), message, hint));
+    }
+    match seen.get(text) {
+        Some(first) => Err((
+            id.span(),
+            format!("{} id `{text}` is already used", kind.word),
+            format!("first defined at {first}; {}", kind.taken_hint),
+        )),
+        None => Ok(id),
+    }
+}
+
+/// Why `text` is not a valid id of a `kind` ("rule", "scorecard"): ids are non-empty and made
+/// of a-z, 0-9, `-` and `_`. The message, and a hint suggesting the id with its characters
+/// fixed (lowercase, spaces as `-`), or `example` when nothing is left; `None` when valid.
+pub fn invalid_id(kind: &str, text: &str, example: &str) -> Option<(String, String)> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    if !text.is_empty() && text.chars().all(allowed) {
+        return None;
+    }
+    let fixed: String = text
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_whitespace() { '-' } else { c })
+        .filter(|c| allowed(*c))
+        .collect();
+    let hint = if fixed.is_empty() {
+        format!("use lowercase letters, digits, `-` and `_`, like \"{example}\"")
+    } else {
+        format!("use lowercase letters, digits, `-` and `_`: did you mean \"{fixed}\"?")
+    };
+    let message = if text.is_empty() {
+        format!("a {kind} id cannot be empty")
+    } else {
+        format!("{kind} id `{text}` has characters other than a-z, 0-9, `-` and `_`")
+    };
+    Some((message, hint))
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use super::model::{
 };
 use super::raw::{RawCondition, RawFilter, RawRule, RawRuleFile, StringList, Word};
 use crate::config::duration::{self, DURATION_HINT};
-use crate::config::toml_file::{self, Number};
+use crate::config::route::{check_route, Routed};
+use crate::config::toml_file::{self, IdKind, Number, Problem};
 use crate::diagnostics::{line_col, Diagnostic, Diagnostics};
 use crate::metrics::registry::{MetricRef, Unit};
 use crate::model::PeriodKind;
@@ -33,6 +34,19 @@ pub const MAX_TRAILING_DAYS: u32 = 366;
 const NOT_RULE_FILES: &[&str] = &["health.toml", crate::scorecard::FILE_NAME];
 /// The suffix of rule test files, which live beside the rule files.
 pub const TEST_FILE_SUFFIX: &str = ".test.toml";
+
+/// How a rule's id is checked: unique across all rule files, as alert states are stored by it.
+const RULE_ID: IdKind = IdKind {
+    word: "rule",
+    example: "health-red",
+    missing_hint: "add `id = \"...\"`, unique across all rule files, like \"health-red\": alert states are stored by it",
+    taken_hint: "every rule needs its own id, across all rule files",
+};
+/// How a rule's `route` hints speak of it.
+const ROUTED: Routed = Routed {
+    purpose: "the channels its alerts go to",
+    nowhere: "the alerts would go nowhere",
+};
 
 /// Validates the text of one rule file; `file` names it in diagnostics and in [`Rule::file`];
 /// `channels` are the channel names of the config, which `route` may name.
@@ -217,10 +231,15 @@ struct RuleContext<'a> {
 
 impl Validator<'_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
-        let hint = hint.into();
-        let d = Diagnostic::new(&self.file, message).at(span);
-        self.diags
-            .push(if hint.is_empty() { d } else { d.hint(hint) });
+        let d = toml_file::error_at(&self.file, Some(span), message, &hint.into());
+        self.diags.push(d);
+    }
+
+    /// Reports each problem of a shared check.
+    fn report(&mut self, problems: Vec<Problem>) {
+        for (span, message, hint) in problems {
+            self.error(span, message, hint);
+        }
     }
 
     fn header(&self, span: Range<usize>) -> Range<usize> {
@@ -405,57 +424,17 @@ impl Validator<'_> {
     }
 
     fn id(&mut self, id: Option<&Spanned<String>>, header: Range<usize>) -> Option<String> {
-        let Some(id) = id else {
-            self.error(
-                header,
-                "this rule has no `id`",
-                "add `id = \"...\"`, unique across all rule files, like \"health-red\": alert states are stored by it",
-            );
-            return None;
-        };
-        let text = id.get_ref();
-        let valid = !text.is_empty()
-            && text
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !valid {
-            let fixed: String = text
-                .trim()
-                .to_lowercase()
-                .chars()
-                .map(|c| if c.is_whitespace() { '-' } else { c })
-                .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_')
-                .collect();
-            let hint = if fixed.is_empty() {
-                "use lowercase letters, digits, `-` and `_`, like \"health-red\"".to_string()
-            } else {
-                format!("use lowercase letters, digits, `-` and `_`: did you mean \"{fixed}\"?")
-            };
-            self.error(
-                id.span(),
-                if text.is_empty() {
-                    "a rule id cannot be empty".to_string()
-                } else {
-                    format!("rule id `{text}` has characters other than a-z, 0-9, `-` and `_`")
-                },
-                hint,
-            );
-            return None;
+        match toml_file::check_id(id, header, &RULE_ID, self.ids) {
+            Ok(id) => {
+                let here = self.location(&id.span());
+                self.ids.insert(id.get_ref().clone(), here);
+                Some(id.get_ref().clone())
+            }
+            Err((span, message, hint)) => {
+                self.error(span, message, hint);
+                None
+            }
         }
-        if let Some(first) = self.ids.get(text) {
-            let first = first.clone();
-            self.error(
-                id.span(),
-                format!("rule id `{text}` is already used"),
-                format!(
-                    "first defined at {first}; every rule needs its own id, across all rule files"
-                ),
-            );
-            return None;
-        }
-        let here = self.location(&id.span());
-        self.ids.insert(text.clone(), here);
-        Some(text.clone())
     }
 
     /// A required, non-empty string.
@@ -480,66 +459,15 @@ impl Validator<'_> {
         }
     }
 
-    fn channel_list(&self) -> String {
-        self.channels
-            .iter()
-            .map(|c| format!("`{c}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
     fn route(
         &mut self,
         route: Option<&Spanned<Vec<Spanned<String>>>>,
         header: Range<usize>,
         label: &str,
     ) -> Option<Vec<String>> {
-        let configured = if self.channels.is_empty() {
-            "no channel is configured: add a `[channels.NAME]` table to the config".to_string()
-        } else {
-            format!("the configured channels are {}", self.channel_list())
-        };
-        let example = self.channels.first().map_or("console", String::as_str);
-        let Some(route) = route else {
-            self.error(
-                header,
-                format!("{label} has no `route`"),
-                format!(
-                    "add `route = [\"{example}\"]`: the channels its alerts go to; {configured}"
-                ),
-            );
-            return None;
-        };
-        if route.get_ref().is_empty() {
-            self.error(
-                route.span(),
-                "`route` is empty: the alerts would go nowhere",
-                format!("name at least one channel, like [\"{example}\"]; {configured}"),
-            );
-            return None;
-        }
-        let mut out: Vec<String> = Vec::new();
-        let mut ok = true;
-        for name in route.get_ref() {
-            let n = name.get_ref();
-            if !self.channels.contains(n) {
-                let hint = match toml_file::closest(n, self.channels.iter().map(String::as_str)) {
-                    Some(c) => format!("did you mean `{c}`? {configured}"),
-                    None => format!("{configured}; or add `[channels.{n}]` to the config"),
-                };
-                self.error(name.span(), format!("unknown channel `{n}`"), hint);
-                ok = false;
-            } else if out.contains(n) {
-                self.error(
-                    name.span(),
-                    format!("channel `{n}` is listed twice"),
-                    "remove one of the two",
-                );
-            } else {
-                out.push(n.clone());
-            }
-        }
-        ok.then_some(out)
+        let (route, problems) = check_route(route, header, label, self.channels, &ROUTED);
+        self.report(problems);
+        route
     }
 
     fn window(&mut self, w: &Spanned<Word>) -> Option<Window> {

@@ -14,7 +14,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::toml_file::{self, Number};
+use crate::config::route::{check_route, Routed};
+use crate::config::toml_file::{self, IdKind, Number, Problem};
 use crate::diagnostics::{self, line_col, Diagnostic, Diagnostics, LoadError};
 use crate::metrics::{MetricId, MetricRef, Unit, Variant};
 use crate::model::PeriodKind;
@@ -29,6 +30,19 @@ pub const DEFAULT_RENEWAL_DAYS: u32 = 60;
 pub const MAX_RENEWAL_DAYS: i64 = 366;
 /// The most metrics one chart may draw.
 pub const MAX_CHART_METRICS: usize = 4;
+
+/// How a scorecard's id is checked: unique in the file, as it names the chart files.
+const SCORECARD_ID: IdKind = IdKind {
+    word: "scorecard",
+    example: "leadership",
+    missing_hint: "add `id = \"...\"`, unique in the file, like \"leadership\": it names the chart files and marks each period's posting",
+    taken_hint: "every scorecard needs its own id",
+};
+/// How a scorecard's `route` hints speak of it.
+const ROUTED: Routed = Routed {
+    purpose: "the channels it is posted to",
+    nowhere: "the scorecard would go nowhere",
+};
 
 /// One validated `[[scorecard]]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -283,10 +297,15 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
-        let hint = hint.into();
-        let d = Diagnostic::new(&self.file, message).at(span);
-        self.diags
-            .push(if hint.is_empty() { d } else { d.hint(hint) });
+        let d = toml_file::error_at(&self.file, Some(span), message, &hint.into());
+        self.diags.push(d);
+    }
+
+    /// Reports each problem of a shared check.
+    fn report(&mut self, problems: Vec<Problem>) {
+        for (span, message, hint) in problems {
+            self.error(span, message, hint);
+        }
     }
 
     fn scorecard(&mut self, index: usize, raw: Spanned<RawScorecard>) -> Option<ScorecardDef> {
@@ -372,56 +391,18 @@ impl Validator<'_> {
     }
 
     fn id(&mut self, id: Option<&Spanned<String>>, header: Range<usize>) -> Option<String> {
-        let Some(id) = id else {
-            self.error(
-                header,
-                "this scorecard has no `id`",
-                "add `id = \"...\"`, unique in the file, like \"leadership\": it names the chart files and marks each period's posting",
-            );
-            return None;
-        };
-        let text = id.get_ref();
-        let valid = !text.is_empty()
-            && text
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !valid {
-            let fixed: String = text
-                .trim()
-                .to_lowercase()
-                .chars()
-                .map(|c| if c.is_whitespace() { '-' } else { c })
-                .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_')
-                .collect();
-            let hint = if fixed.is_empty() {
-                "use lowercase letters, digits, `-` and `_`, like \"leadership\"".to_string()
-            } else {
-                format!("use lowercase letters, digits, `-` and `_`: did you mean \"{fixed}\"?")
-            };
-            self.error(
-                id.span(),
-                if text.is_empty() {
-                    "a scorecard id cannot be empty".to_string()
-                } else {
-                    format!("scorecard id `{text}` has characters other than a-z, 0-9, `-` and `_`")
-                },
-                hint,
-            );
-            return None;
+        match toml_file::check_id(id, header, &SCORECARD_ID, &self.ids) {
+            Ok(id) => {
+                let (line, col) = line_col(self.src, id.span().start);
+                let here = format!("{}:{line}:{col}", self.file);
+                self.ids.insert(id.get_ref().clone(), here);
+                Some(id.get_ref().clone())
+            }
+            Err((span, message, hint)) => {
+                self.error(span, message, hint);
+                None
+            }
         }
-        if let Some(first) = self.ids.get(text) {
-            let first = first.clone();
-            self.error(
-                id.span(),
-                format!("scorecard id `{text}` is already used"),
-                format!("first defined at {first}; every scorecard needs its own id"),
-            );
-            return None;
-        }
-        let (line, col) = line_col(self.src, id.span().start);
-        self.ids
-            .insert(text.clone(), format!("{}:{line}:{col}", self.file));
-        Some(text.clone())
     }
 
     fn route(
@@ -430,59 +411,9 @@ impl Validator<'_> {
         header: Range<usize>,
         label: &str,
     ) -> Option<Vec<String>> {
-        let configured = if self.channels.is_empty() {
-            "no channel is configured: add a `[channels.NAME]` table to the config".to_string()
-        } else {
-            format!(
-                "the configured channels are {}",
-                self.channels
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        let example = self.channels.first().map_or("console", String::as_str);
-        let Some(route) = route else {
-            self.error(
-                header,
-                format!("{label} has no `route`"),
-                format!(
-                    "add `route = [\"{example}\"]`: the channels it is posted to; {configured}"
-                ),
-            );
-            return None;
-        };
-        if route.get_ref().is_empty() {
-            self.error(
-                route.span(),
-                "`route` is empty: the scorecard would go nowhere",
-                format!("name at least one channel, like [\"{example}\"]; {configured}"),
-            );
-            return None;
-        }
-        let mut out: Vec<String> = Vec::new();
-        let mut ok = true;
-        for name in route.get_ref() {
-            let n = name.get_ref();
-            if !self.channels.contains(n) {
-                let hint = match toml_file::closest(n, self.channels.iter().map(String::as_str)) {
-                    Some(c) => format!("did you mean `{c}`? {configured}"),
-                    None => format!("{configured}; or add `[channels.{n}]` to the config"),
-                };
-                self.error(name.span(), format!("unknown channel `{n}`"), hint);
-                ok = false;
-            } else if out.contains(n) {
-                self.error(
-                    name.span(),
-                    format!("channel `{n}` is listed twice"),
-                    "remove one of the two",
-                );
-            } else {
-                out.push(n.clone());
-            }
-        }
-        ok.then_some(out)
+        let (route, problems) = check_route(route, header, label, self.channels, &ROUTED);
+        self.report(problems);
+        route
     }
 
     fn period(
