@@ -24,6 +24,9 @@ use crate::scheduler::Scheduler;
 use crate::store::{OutboxStore, SqliteStore};
 
 pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
+    // Listening from the start: a SIGTERM once jobs run (or right after the banner) stops the
+    // service gracefully instead of killing it.
+    let stop_signal = shutdown_signal();
     let config = load_config(path)?;
     let Some(rules) = rules_or_report(&config, out)? else {
         return Ok(Outcome::Problems);
@@ -72,7 +75,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     writeln!(out, "cs-pulse is running; stop it with Ctrl-C or SIGTERM.")?;
     out.flush()?;
 
-    let signal = shutdown_signal().await;
+    let signal = stop_signal.await;
     writeln!(
         out,
         "{signal}: stopping (waiting for running jobs and sends)…"
@@ -141,25 +144,36 @@ async fn delivery_loop(
     }
 }
 
-/// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM; returns its name.
-async fn shutdown_signal() -> &'static str {
+/// Starts listening for SIGINT (Ctrl-C) and, on Unix, SIGTERM at once (a signal arriving
+/// before the future is awaited is not lost); the future gives the first one's name.
+fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => tokio::select! {
+                    _ = int.recv() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                },
+                (Ok(mut term), Err(_)) => tokio::select! {
+                    _ = tokio::signal::ctrl_c() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                },
+                (Err(_), _) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    "SIGINT"
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }

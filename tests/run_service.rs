@@ -1,0 +1,588 @@
+//! End-to-end tests of `cs-pulse run`, the long-running service, driven as a user (or systemd)
+//! drives it: the real binary in a temporary workspace with a demo source, the `console`
+//! channel and `[jobs]` firing every second, stopped with SIGTERM or SIGINT and started again.
+//!
+//! What they hold the service to (DESIGN.md, "Promises to users"): a scorecard is posted exactly
+//! once per period whatever restarts happen; alerts already sent are never sent again after a
+//! restart; a stop signal ends the service gracefully (exit 0, "stopped"), even one arriving
+//! right after the start banner; a channel whose secret is not set stops the start with an error
+//! naming the channel and the variable, and no secret value is ever printed.
+//!
+//! No fixed sleeps: the tests poll the service's output against generous deadlines and finish
+//! as soon as what they wait for appears.
+#![cfg(unix)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use assert_cmd::prelude::*;
+use chrono::{DateTime, Utc};
+
+use cs_pulse::notify::outbox::{OutboxRow, Status};
+use cs_pulse::store::{JobLog, JobOutcome, JobRun, OutboxStore, SqliteStore};
+
+/// How long anything awaited may take before the test fails (it normally takes well under 2 s).
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The start banner, printed once the jobs are scheduled.
+const RUNNING: &str = "cs-pulse is running";
+
+/// The headline of the leadership scorecard on the console.
+const LEADERSHIP: &str = "📊 Weekly scorecard — Leadership ·";
+
+fn cs_pulse() -> Command {
+    let mut cmd = Command::cargo_bin("cs-pulse").expect("binary built");
+    cmd.env_remove("CS_PULSE_CONFIG").env("NO_COLOR", "1");
+    cmd
+}
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// The config of every test: the demo source (generated relative to today, so that today's
+/// rules have something to fire on), the shipped rules and health model, the default `console`
+/// channel, the store in the workspace, and `extra` (`[jobs]`, `[channels]`).
+fn config(extra: &str) -> String {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    format!(
+        r#"timezone = "UTC"
+reporting_currency = "USD"
+[fx]
+EUR = 1.08
+[metrics]
+features_available = 12
+[rules]
+paths = ["{repo}/rules"]
+[health]
+model = "{repo}/rules/health.toml"
+[data_quality]
+enabled = false
+[sources.sample]
+kind = "demo"
+accounts = 120
+seed = 3
+{extra}"#
+    )
+}
+
+/// A workspace with `config(extra)` as its config.toml; synced first when `sync`.
+fn workspace(extra: &str, sync: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("config.toml"), config(extra)).expect("write config");
+    if sync {
+        let out = stdout_of(cs_pulse().current_dir(dir.path()).arg("sync"));
+        assert!(out.starts_with("sample: "), "{out}");
+    }
+    dir
+}
+
+/// A running `cs-pulse run`, its output collected as it comes (so the pipes never fill).
+struct Service {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+/// What a stopped service left.
+struct Stopped {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    /// From the stop signal to the exit.
+    took: Duration,
+}
+
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut pending = Vec::new();
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    pending.extend_from_slice(&buf[..n]);
+                    // Only whole UTF-8 characters are appended; the rest waits for more bytes.
+                    let valid = match std::str::from_utf8(&pending) {
+                        Ok(s) => s.len(),
+                        Err(e) => e.valid_up_to(),
+                    };
+                    let text = String::from_utf8_lossy(&pending[..valid]).into_owned();
+                    into.lock().expect("output buffer").push_str(&text);
+                    pending.drain(..valid);
+                }
+            }
+        }
+        let rest = String::from_utf8_lossy(&pending).into_owned();
+        into.lock().expect("output buffer").push_str(&rest);
+    })
+}
+
+impl Service {
+    /// Starts `cs-pulse run` in `dir` (with the jobs' log lines on stderr), `configure`d further
+    /// (environment variables).
+    fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Service {
+        let mut cmd = cs_pulse();
+        cmd.current_dir(dir)
+            .env("CS_PULSE_LOG", "info")
+            .arg("run")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        configure(&mut cmd);
+        let mut child = cmd.spawn().expect("cs-pulse run starts");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let readers = vec![
+            collect(child.stdout.take().expect("stdout"), stdout.clone()),
+            collect(child.stderr.take().expect("stderr"), stderr.clone()),
+        ];
+        Service {
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    /// Starts `cs-pulse run` in `dir` and waits for the start banner.
+    fn start(dir: &Path) -> Service {
+        let mut service = Service::spawn(dir, |_| {});
+        service.wait_for("the start banner", |out, _| out.contains(RUNNING));
+        service
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.lock().expect("stdout buffer").clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr buffer").clone()
+    }
+
+    /// Polls until `done(stdout, stderr)`; fails the test after [`DEADLINE`] or if the service
+    /// exits first.
+    fn wait_for(&mut self, what: &str, done: impl Fn(&str, &str) -> bool) {
+        let start = Instant::now();
+        loop {
+            let (out, err) = (self.stdout(), self.stderr());
+            if done(&out, &err) {
+                return;
+            }
+            let exited = self.child.try_wait().expect("poll the service");
+            if let Some(status) = exited {
+                panic!("the service exited ({status}) while waiting for {what}\nstdout:\n{out}\nstderr:\n{err}");
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {what}\nstdout:\n{out}\nstderr:\n{err}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` and waits for the service to exit.
+    fn stop(self, signal: libc::c_int) -> Stopped {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) on our own child, which is still running (not reaped: every wait
+        // above found it running), so the pid is still its.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "cannot signal the service");
+        self.wait_exit()
+    }
+
+    /// Waits at most [`DEADLINE`] for the service to exit by itself.
+    fn wait_exit(mut self) -> Stopped {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the service") {
+                break status;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the service did not stop within {DEADLINE:?}\nstdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let took = start.elapsed();
+        for reader in std::mem::take(&mut self.readers) {
+            reader.join().expect("output reader");
+        }
+        Stopped {
+            status,
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+            took,
+        }
+    }
+}
+
+impl Drop for Service {
+    /// A failing test does not leave its service running.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Stopped {
+    /// Exit code 0 after the stop message for `signal` and "stopped".
+    fn assert_graceful(&self, signal: &str) {
+        assert_eq!(
+            self.status.code(),
+            Some(0),
+            "{}\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            self.stdout.contains(&format!(
+                "{signal}: stopping (waiting for running jobs and sends)"
+            )),
+            "{}",
+            self.stdout
+        );
+        assert_eq!(
+            self.stdout.lines().last(),
+            Some("stopped"),
+            "{}",
+            self.stdout
+        );
+    }
+}
+
+/// How many lines of the log say that `job` finished a run.
+fn finished_runs(stderr: &str, job: &str) -> usize {
+    stderr.matches(&format!("job {job} finished")).count()
+}
+
+/// The store's outbox rows and the runs of `job`, read after the services have stopped.
+fn store_contents(dir: &Path, job: &str) -> (Vec<OutboxRow>, Vec<JobRun>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = SqliteStore::open(&dir.join("cs-pulse.db"))
+            .await
+            .expect("open the store");
+        let rows = store.outbox_rows(&[]).await.expect("outbox rows");
+        let runs = store.job_runs(Some(job), 10_000).await.expect("job runs");
+        store.close().await;
+        (rows, runs)
+    })
+}
+
+/// The job ran, and every run ended well, both before `restart` (in the first process) and
+/// after it (in the second).
+fn assert_ran_in_both_processes(runs: &[JobRun], restart: DateTime<Utc>) {
+    let before = runs.iter().filter(|r| r.started_at < restart).count();
+    let after = runs.iter().filter(|r| r.started_at > restart).count();
+    assert!(before >= 1 && after >= 1, "{runs:#?}");
+    for run in runs {
+        assert!(
+            matches!(run.finished, Some((_, JobOutcome::Ok))),
+            "every run finished without error: {run:#?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_scorecard_is_posted_exactly_once_across_a_restart() {
+    let ws = workspace(
+        r#"
+[jobs.sync]
+kind = "sync"
+cron = "*/2 * * * * *"
+
+[jobs.weekly]
+kind = "scorecard"
+scorecard = "leadership"
+cron = "* * * * * *"
+"#,
+        true,
+    );
+    // The first process posts the scorecard at the job's first time, then runs it again every
+    // second (each time finding it already in the outbox) until it is stopped.
+    let mut first = Service::start(ws.path());
+    assert!(first.stdout().contains("job weekly"), "{}", first.stdout());
+    first.wait_for("the scorecard", |out, _| out.contains(LEADERSHIP));
+    first.wait_for("a second run of the job", |_, err| {
+        finished_runs(err, "weekly") >= 2
+    });
+    let first = first.stop(libc::SIGTERM);
+    first.assert_graceful("SIGTERM");
+    let restart = Utc::now();
+
+    // The restarted process makes up the run it missed and runs every second: nothing is posted.
+    let mut second = Service::start(ws.path());
+    second.wait_for("two runs of the job after the restart", |_, err| {
+        finished_runs(err, "weekly") >= 2
+    });
+    let second = second.stop(libc::SIGTERM);
+    second.assert_graceful("SIGTERM");
+
+    assert_eq!(
+        first.stdout.matches(LEADERSHIP).count(),
+        1,
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        second.stdout.matches(LEADERSHIP).count(),
+        0,
+        "{}",
+        second.stdout
+    );
+    assert!(
+        first.stdout.contains("\n  KPIs\n") && first.stdout.contains("NRR"),
+        "the whole scorecard is printed: {}",
+        first.stdout
+    );
+
+    let (rows, runs) = store_contents(ws.path(), "weekly");
+    let cards: Vec<&OutboxRow> = rows
+        .iter()
+        .filter(|r| r.dedup.starts_with("scorecard|leadership-"))
+        .collect();
+    assert_eq!(cards.len(), 1, "{rows:#?}");
+    let card = cards[0];
+    assert_eq!(card.channel, "console");
+    assert!(card.dedup.ends_with("|console"), "{}", card.dedup);
+    assert_eq!(card.status, Status::Sent);
+    assert!(card.sent_at.is_some());
+    assert_eq!(card.attempts, 1, "sent at the first attempt");
+    assert!(
+        card.message.title.starts_with(LEADERSHIP),
+        "{}",
+        card.message.title
+    );
+    assert_eq!(rows.len(), 1, "nothing else was queued: {rows:#?}");
+    assert_ran_in_both_processes(&runs, restart);
+}
+
+#[test]
+fn a_stop_signal_ends_an_idle_service_gracefully() {
+    // A job far away: the service only waits.
+    let ws = workspace(
+        r#"
+[jobs.new-year]
+kind = "evaluate"
+cron = "0 0 0 1 1 *"
+"#,
+        false,
+    );
+    // Several times each, the signal sent the moment the banner appears: a signal is never
+    // missed (or fatal) however early it comes.
+    for round in 0..5 {
+        for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+            let service = Service::start(ws.path());
+            let stopped = service.stop(signal);
+            stopped.assert_graceful(name);
+            assert!(
+                stopped.took < Duration::from_secs(3),
+                "round {round}: {name} took {:?} to stop",
+                stopped.took
+            );
+            assert!(
+                stopped.stdout.contains("job new-year"),
+                "{}",
+                stopped.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn a_channel_without_its_secret_stops_the_start_and_no_secret_is_shown() {
+    let ws = workspace(
+        r#"
+[channels.console]
+kind = "console"
+
+[channels.leads]
+kind = "discord_webhook"
+url = "${CSP_TEST_LEADS_WEBHOOK}"
+
+[channels.revops]
+kind = "slack"
+token = "${CSP_TEST_SLACK_TOKEN}"
+channel = "C0123456789"
+
+[channels.ops]
+kind = "webhook"
+url = "https://hooks.example.com/cs-pulse"
+signing_secret = "${CSP_TEST_SIGNING_SECRET}"
+
+[jobs.eval]
+kind = "evaluate"
+cron = "* * * * * *"
+"#,
+        false,
+    );
+    let stopped = Service::spawn(ws.path(), |cmd| {
+        cmd.env(
+            "CSP_TEST_LEADS_WEBHOOK",
+            "https://discord.com/api/webhooks/1/sekrit-123",
+        )
+        .env("CSP_TEST_SIGNING_SECRET", "sekrit-456")
+        .env_remove("CSP_TEST_SLACK_TOKEN")
+        .env("CS_PULSE_LOG", "debug");
+    })
+    .wait_exit();
+    let Stopped {
+        status,
+        stdout: out,
+        stderr: err,
+        ..
+    } = stopped;
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "{status}\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    assert!(!out.contains(RUNNING), "{out}");
+    assert!(
+        err.contains("channel `revops`") && err.contains("CSP_TEST_SLACK_TOKEN"),
+        "the error names the channel and the variable: {err}"
+    );
+    assert!(
+        !err.contains("channel `leads`") && !err.contains("channel `ops`"),
+        "only the channel without its secret is named: {err}"
+    );
+    for secret in ["sekrit-123", "sekrit-456"] {
+        assert!(!out.contains(secret), "{secret} in stdout: {out}");
+        assert!(!err.contains(secret), "{secret} in stderr: {err}");
+    }
+}
+
+/// The messages `cs-pulse eval --dry-run` shows, as (title, rule id).
+fn dry_run_messages(dir: &Path) -> Vec<(String, String)> {
+    let dry = stdout_of(cs_pulse().current_dir(dir).args(["eval", "--dry-run"]));
+    dry.split("→ console\n")
+        .skip(1)
+        .map(|message| {
+            let title = message.lines().next().unwrap_or_default().to_string();
+            let rule = rule_of(message).unwrap_or_else(|| panic!("no rule footer: {message}"));
+            (title, rule)
+        })
+        .collect()
+}
+
+/// The rule id in an alert's footer, `  rule health-drop · data as of 2026-11-22`.
+fn rule_of(message: &str) -> Option<String> {
+    message.lines().find_map(|l| {
+        let rest = l.trim_start().strip_prefix("rule ")?;
+        Some(rest.split(" · ").next().unwrap_or(rest).to_string())
+    })
+}
+
+/// How many alert messages of each rule the console printed.
+fn alerts_per_rule(stdout: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for line in stdout.lines() {
+        if let Some(rest) = line.strip_prefix("  rule ") {
+            let rule = rest.split(" · ").next().unwrap_or(rest).to_string();
+            *counts.entry(rule).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn alerts_are_sent_once_and_not_again_after_a_restart() {
+    let ws = workspace(
+        r#"
+[jobs.eval]
+kind = "evaluate"
+cron = "* * * * * *"
+"#,
+        true,
+    );
+    // What fires on the demo data as of today (the data is generated relative to today).
+    let expected = dry_run_messages(ws.path());
+    assert!(
+        !expected.is_empty(),
+        "the demo data fires some rule as of today"
+    );
+
+    let mut first = Service::start(ws.path());
+    first.wait_for("every alert of the dry run", |out, _| {
+        expected
+            .iter()
+            .all(|(title, _)| out.contains(title.as_str()))
+    });
+    first.wait_for("a second evaluation", |_, err| {
+        finished_runs(err, "eval") >= 2
+    });
+    let first = first.stop(libc::SIGTERM);
+    first.assert_graceful("SIGTERM");
+    let restart = Utc::now();
+
+    let mut second = Service::start(ws.path());
+    second.wait_for("two evaluations after the restart", |_, err| {
+        finished_runs(err, "eval") >= 2
+    });
+    let second = second.stop(libc::SIGTERM);
+    second.assert_graceful("SIGTERM");
+
+    // Each message of the dry run printed once, by the first process; none by the second.
+    for (title, rule) in &expected {
+        assert_eq!(
+            first.stdout.matches(title.as_str()).count(),
+            1,
+            "{title}\n{}",
+            first.stdout
+        );
+        assert!(
+            !second.stdout.contains(title.as_str()),
+            "{rule} sent again after the restart:\n{}",
+            second.stdout
+        );
+    }
+    let mut printed = alerts_per_rule(&first.stdout);
+    for (rule, n) in alerts_per_rule(&second.stdout) {
+        *printed.entry(rule).or_insert(0) += n;
+    }
+    let wanted: BTreeMap<String, usize> = expected.iter().map(|(_, r)| (r.clone(), 1)).collect();
+    assert_eq!(
+        printed, wanted,
+        "one message per firing rule, across both runs"
+    );
+
+    let (rows, runs) = store_contents(ws.path(), "eval");
+    assert_eq!(rows.len(), expected.len(), "{rows:#?}");
+    let dedups: HashSet<&str> = rows.iter().map(|r| r.dedup.as_str()).collect();
+    assert_eq!(
+        dedups.len(),
+        rows.len(),
+        "each alert stored once: {rows:#?}"
+    );
+    for row in &rows {
+        assert_eq!(row.channel, "console");
+        assert_eq!(row.status, Status::Sent, "{row:#?}");
+        assert_eq!(row.attempts, 1, "{row:#?}");
+    }
+    assert_ran_in_both_processes(&runs, restart);
+}
