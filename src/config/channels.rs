@@ -8,7 +8,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::raw::{RawChannel, RawOwner, Snowflake};
-use super::{toml_file, Secret, Validator, DEFAULT_CHANNEL};
+use super::{toml_file, KindKeys, Secret, Validator, DEFAULT_CHANNEL};
 
 /// One configured channel: where alerts and scorecards routed to its name are delivered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,13 +165,7 @@ impl Validator<'_> {
     ) -> Option<ChannelConfig> {
         let header = toml_file::first_line(self.src, table.span());
         let raw = table.into_inner();
-        let words = || {
-            ChannelKind::ALL
-                .iter()
-                .map(|(_, w)| format!("`{w}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let words: Vec<&str> = ChannelKind::ALL.iter().map(|(_, w)| *w).collect();
         let mut ok = true;
         if name.get_ref().trim().is_empty() {
             self.error(
@@ -193,29 +187,14 @@ impl Validator<'_> {
             d => d.as_ref().map(|d| d.get_ref().clone()),
         };
         let Some(kind) = &raw.kind else {
-            self.error(
-                header,
-                format!("channel `{}` has no `kind`", name.get_ref()),
-                Some(format!("add `kind = ...`, one of {}", words())),
-            );
+            self.missing_kind(header, "channel", name.get_ref(), &words);
             return None;
         };
         let Some((kind, word)) = ChannelKind::ALL
             .iter()
             .find(|(_, w)| *w == kind.get_ref().trim())
         else {
-            let hint = match toml_file::closest(
-                kind.get_ref(),
-                ChannelKind::ALL.iter().map(|(_, w)| *w),
-            ) {
-                Some(k) => format!("did you mean `{k}`?"),
-                None => format!("the channel kinds are {}", words()),
-            };
-            self.error(
-                kind.span(),
-                format!("unknown channel kind `{}`", kind.get_ref()),
-                Some(hint),
-            );
+            self.unknown_kind(kind, "channel", &words);
             return None;
         };
         let (kind, word) = (*kind, *word);
@@ -362,11 +341,11 @@ impl Validator<'_> {
 
     /// Keys set on the table that its kind does not take; false when there are any.
     fn foreign_channel_keys(&mut self, raw: &RawChannel, kind: ChannelKind, word: &str) -> bool {
-        let keys = KIND_KEYS
+        let own = KIND_KEYS
             .iter()
             .find(|(k, _)| *k == kind)
             .map_or(&[][..], |(_, keys)| *keys);
-        let present: [(&str, Option<Range<usize>>); 6] = [
+        let present = [
             ("channel_id", raw.channel_id.as_ref().map(Spanned::span)),
             ("token", raw.token.as_ref().map(Spanned::span)),
             ("api_base", raw.api_base.as_ref().map(Spanned::span)),
@@ -377,27 +356,14 @@ impl Validator<'_> {
                 raw.signing_secret.as_ref().map(Spanned::span),
             ),
         ];
-        let mut ok = true;
-        for (key, span) in present {
-            let Some(value_span) = span else { continue };
-            if keys.contains(&key) {
-                continue;
-            }
-            ok = false;
-            let takes = ["kind", "description"]
-                .iter()
-                .chain(keys.iter())
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let span = self.key_span(value_span, key);
-            self.error(
-                span,
-                format!("`{key}` is not a setting of a `{word}` channel"),
-                Some(format!("a `{word}` channel takes {takes}")),
-            );
-        }
-        ok
+        let kind_keys = KindKeys {
+            table: "channel",
+            word,
+            common: &["kind", "description"],
+            own,
+            owners: &[],
+        };
+        self.foreign_keys(&kind_keys, &present)
     }
 
     fn missing(&mut self, ctx: &ChannelCtx, key: &str, what: &str) {

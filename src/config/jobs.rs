@@ -15,14 +15,12 @@
 //! The default `grace` is [`DEFAULT_GRACE_SYNC`], [`DEFAULT_GRACE_EVALUATE`] or
 //! [`DEFAULT_GRACE_SCORECARD`]; see [`crate::scheduler`] for what the scheduler does with it.
 
-use std::ops::Range;
-
 use chrono::Duration;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{duration, toml_file, SourceConfig, Validator};
+use super::{duration, toml_file, KindKeys, SourceConfig, Validator};
 use crate::scheduler::schedule::{Schedule, ScheduleError, CRON_HINT};
 
 /// A missed sync is made up at start if at most this late (data an hour old is still worth
@@ -125,13 +123,7 @@ impl Validator<'_> {
     ) -> Option<JobConfig> {
         let header = toml_file::first_line(self.src, table.span());
         let raw = table.into_inner();
-        let words = || {
-            JobKind::WORDS
-                .iter()
-                .map(|(w, _)| format!("`{w}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let words: Vec<&str> = JobKind::WORDS.iter().map(|(w, _)| *w).collect();
         let mut ok = true;
         if name.get_ref().trim().is_empty() {
             self.error(
@@ -162,61 +154,28 @@ impl Validator<'_> {
         ok &= tz.is_some();
         let grace = raw.grace.as_ref().map(|g| self.grace(g));
         let Some(kind_word) = &raw.kind else {
-            self.error(
-                header,
-                format!("job `{}` has no `kind`", name.get_ref()),
-                Some(format!("add `kind = ...`, one of {}", words())),
-            );
+            self.missing_kind(header, "job", name.get_ref(), &words);
             return None;
         };
         let Some((word, keys)) = JobKind::WORDS
             .iter()
             .find(|(w, _)| *w == kind_word.get_ref().trim())
         else {
-            let hint = match toml_file::closest(
-                kind_word.get_ref(),
-                JobKind::WORDS.iter().map(|(w, _)| *w),
-            ) {
-                Some(k) => format!("did you mean `{k}`?"),
-                None => format!("the job kinds are {}", words()),
-            };
-            self.error(
-                kind_word.span(),
-                format!("unknown job kind `{}`", kind_word.get_ref()),
-                Some(hint),
-            );
+            self.unknown_kind(kind_word, "job", &words);
             return None;
         };
-        // Keys of another kind.
-        let present: [(&str, Option<Range<usize>>); 2] = [
+        let present = [
             ("scorecard", raw.scorecard.as_ref().map(Spanned::span)),
             ("sources", raw.sources.as_ref().map(Spanned::span)),
         ];
-        for (key, span) in present {
-            let Some(value_span) = span else { continue };
-            if keys.contains(&key) {
-                continue;
-            }
-            ok = false;
-            let takes = COMMON_KEYS
-                .iter()
-                .chain(keys.iter())
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let key_span = self.key_span(value_span, key);
-            let owner = JobKind::WORDS
-                .iter()
-                .find(|(_, ks)| ks.contains(&key))
-                .map_or(String::new(), |(w, _)| {
-                    format!("; `{key}` is for `{w}` jobs")
-                });
-            self.error(
-                key_span,
-                format!("`{key}` is not a setting of a `{word}` job"),
-                Some(format!("a `{word}` job takes {takes}{owner}")),
-            );
-        }
+        let kind_keys = KindKeys {
+            table: "job",
+            word,
+            common: &COMMON_KEYS,
+            own: keys,
+            owners: &JobKind::WORDS,
+        };
+        ok &= self.foreign_keys(&kind_keys, &present);
         let kind = match *word {
             "sync" => JobKind::Sync {
                 sources: match &raw.sources {

@@ -150,6 +150,30 @@ const SOURCE_KINDS: &[(&str, &[&str])] = &[
     ("demo", &["accounts", "seed", "months"]),
 ];
 
+/// The keys one kind of table takes, for reporting the keys of another kind ([`Validator`]'s
+/// `foreign_keys`).
+struct KindKeys<'k> {
+    /// What the table is: "channel", "job", "source".
+    table: &'k str,
+    /// The kind's word in `kind = "..."`: "discord", "sync", "files".
+    word: &'k str,
+    /// The keys every kind of the table takes, listed first.
+    common: &'k [&'k str],
+    /// The keys of this kind.
+    own: &'k [&'k str],
+    /// Every kind's word with its own keys, to say which kind a key belongs to (empty: not said).
+    owners: &'k [(&'k str, &'k [&'k str])],
+}
+
+/// `a`, `b`, `c`: words as a hint lists them.
+fn quoted_list(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -600,60 +624,29 @@ impl Validator<'_> {
     fn source(&mut self, name: Spanned<String>, table: Spanned<RawSource>) -> Option<SourceConfig> {
         let header = toml_file::first_line(self.src, table.span());
         let raw = table.into_inner();
-        let kinds = || {
-            SOURCE_KINDS
-                .iter()
-                .map(|(k, _)| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let words: Vec<&str> = SOURCE_KINDS.iter().map(|(k, _)| *k).collect();
         let Some(kind) = &raw.kind else {
-            self.error(
-                header,
-                format!("source `{}` has no `kind`", name.get_ref()),
-                Some(format!("add `kind = ...`, one of {}", kinds())),
-            );
+            self.missing_kind(header, "source", name.get_ref(), &words);
             return None;
         };
         let Some((word, keys)) = SOURCE_KINDS.iter().find(|(k, _)| *k == kind.get_ref()) else {
-            let hint =
-                match toml_file::closest(kind.get_ref(), SOURCE_KINDS.iter().map(|(k, _)| *k)) {
-                    Some(k) => format!("did you mean `{k}`?"),
-                    None => format!("the source kinds are {}", kinds()),
-                };
-            self.error(
-                kind.span(),
-                format!("unknown source kind `{}`", kind.get_ref()),
-                Some(hint),
-            );
+            self.unknown_kind(kind, "source", &words);
             return None;
         };
-        // Keys of another kind.
-        let present: [(&str, Option<Range<usize>>); 4] = [
+        let present = [
             ("path", raw.path.as_ref().map(Spanned::span)),
             ("accounts", raw.accounts.as_ref().map(Spanned::span)),
             ("seed", raw.seed.as_ref().map(Spanned::span)),
             ("months", raw.months.as_ref().map(Spanned::span)),
         ];
-        let mut ok = true;
-        for (key, span) in present {
-            if let Some(value_span) = span {
-                if !keys.contains(&key) {
-                    ok = false;
-                    let takes = std::iter::once("kind")
-                        .chain(keys.iter().copied())
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let key_span = self.key_span(value_span, key);
-                    self.error(
-                        key_span,
-                        format!("`{key}` is not a setting of a `{word}` source"),
-                        Some(format!("a `{word}` source takes {takes}")),
-                    );
-                }
-            }
-        }
+        let kind_keys = KindKeys {
+            table: "source",
+            word,
+            common: &["kind"],
+            own: keys,
+            owners: &[],
+        };
+        let ok = self.foreign_keys(&kind_keys, &present);
         let kind = match *word {
             "files" => match &raw.path {
                 Some(p) => {
@@ -721,6 +714,62 @@ impl Validator<'_> {
             name: name.into_inner(),
             kind,
         })
+    }
+
+    /// Reports a `[{table}s.NAME]` table without `kind`, at its `header`: "job `x` has no
+    /// `kind`", with the kinds' `words`.
+    fn missing_kind(&mut self, header: Range<usize>, table: &str, name: &str, words: &[&str]) {
+        self.error(
+            header,
+            format!("{table} `{name}` has no `kind`"),
+            Some(format!("add `kind = ...`, one of {}", quoted_list(words))),
+        );
+    }
+
+    /// Reports a `kind` that is none of the `words` of a `table` ("channel", "job", "source"),
+    /// with the closest word or, when none is close, every word.
+    fn unknown_kind(&mut self, kind: &Spanned<String>, table: &str, words: &[&str]) {
+        let hint = match toml_file::closest(kind.get_ref(), words.iter().copied()) {
+            Some(k) => format!("did you mean `{k}`?"),
+            None => format!("the {table} kinds are {}", quoted_list(words)),
+        };
+        self.error(
+            kind.span(),
+            format!("unknown {table} kind `{}`", kind.get_ref()),
+            Some(hint),
+        );
+    }
+
+    /// Reports each key of `present` (with its value's span, when set) that the `kind` does not
+    /// take: "`url` is not a setting of a `console` channel", with the keys it takes. Returns
+    /// whether there was none.
+    fn foreign_keys(&mut self, kind: &KindKeys, present: &[(&str, Option<Range<usize>>)]) -> bool {
+        let mut ok = true;
+        for (key, span) in present {
+            let Some(value_span) = span else { continue };
+            if kind.own.contains(key) {
+                continue;
+            }
+            ok = false;
+            let takes: Vec<&str> = kind.common.iter().chain(kind.own).copied().collect();
+            let owner = kind
+                .owners
+                .iter()
+                .find(|(_, keys)| keys.contains(key))
+                .map_or(String::new(), |(w, _)| {
+                    format!("; `{key}` is for `{w}` {}s", kind.table)
+                });
+            let (table, word) = (kind.table, kind.word);
+            self.error(
+                self.key_span(value_span.clone(), key),
+                format!("`{key}` is not a setting of a `{word}` {table}"),
+                Some(format!(
+                    "a `{word}` {table} takes {}{owner}",
+                    quoted_list(&takes)
+                )),
+            );
+        }
+        ok
     }
 
     /// The span of `key` in `key = value`, given the value's span (falls back to the value).
