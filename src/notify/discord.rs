@@ -9,7 +9,8 @@
 //! on its own. Every line of the message appears in the output, in order.
 //!
 //! Pure, so that both Discord sinks (bot and webhook) share it and tests pin its exact JSON. The
-//! small helpers that read Discord's answers (ids, errors) live here too, for the same reason.
+//! small helpers that read Discord's answers (ids, errors, the response itself) live here too,
+//! for the same reason.
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -755,6 +756,33 @@ pub(crate) fn error_from_response(
             "Discord refused the message (HTTP {status}): {what}"
         ))
     }
+}
+
+/// The body of a 2xx answer; any other answer becomes the [`SendError`] the outbox needs
+/// ([`error_from_response`], with the `Retry-After` header), a body that cannot be read a
+/// transport error.
+pub(crate) async fn read_response(response: reqwest::Response) -> Result<Vec<u8>, SendError> {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| error_from_transport(&e))?;
+    if (200..300).contains(&status) {
+        Ok(body.to_vec())
+    } else {
+        Err(error_from_response(status, retry_after.as_deref(), &body))
+    }
+}
+
+/// `payload` as JSON text, for the `payload_json` field of a multipart body.
+pub(crate) fn payload_json(payload: &DiscordPayload) -> Result<String, SendError> {
+    serde_json::to_string(payload)
+        .map_err(|e| SendError::Permanent(format!("cannot encode the Discord message: {e}")))
 }
 
 /// A transport failure (no HTTP answer) as the outbox needs it. The text names no URL.

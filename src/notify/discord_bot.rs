@@ -23,8 +23,8 @@ use serenity::model::id::{ChannelId, MessageId};
 use sha2::{Digest, Sha256};
 
 use super::discord::{
-    continued_above, created_message_id, error_from_response, error_from_transport, http_client,
-    limits, render, DiscordPayload, SetupError,
+    continued_above, created_message_id, error_from_transport, http_client, limits, payload_json,
+    read_response, render, DiscordPayload, SetupError,
 };
 use super::sink::DeliveryIds;
 use super::{Image, Message, SendError, Sink};
@@ -98,21 +98,7 @@ impl DiscordBotSink {
                     .map_err(|e| error_from_transport(&e))?
             }
         };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| error_from_transport(&e))?;
-        if (200..300).contains(&status) {
-            Ok(body.to_vec())
-        } else {
-            Err(error_from_response(status, retry_after.as_deref(), &body))
-        }
+        read_response(response).await
     }
 
     /// Creates one message; returns its id.
@@ -232,8 +218,7 @@ fn request(
     payload: &DiscordPayload,
     image: Option<&Image>,
 ) -> Result<Request<'static>, SendError> {
-    let json = serde_json::to_string(payload)
-        .map_err(|e| SendError::Permanent(format!("cannot encode the Discord message: {e}")))?;
+    let json = payload_json(payload)?;
     let req = Request::new(route, method);
     match (payload.attachments.first(), image) {
         (Some(attachment), Some(image)) => Ok(req.multipart(Some(Multipart {

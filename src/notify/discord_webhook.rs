@@ -17,8 +17,8 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Method, Url};
 
 use super::discord::{
-    continued_above, created_message_id, error_from_response, error_from_transport, http_client,
-    render, DiscordPayload, SetupError,
+    continued_above, created_message_id, error_from_transport, http_client, payload_json,
+    read_response, render, DiscordPayload, SetupError,
 };
 use super::sink::DeliveryIds;
 use super::{Image, Message, SendError, Sink};
@@ -94,9 +94,7 @@ impl DiscordWebhookSink {
         let request = self.client.request(method, url);
         let request = match (payload.attachments.first(), image) {
             (Some(attachment), Some(image)) => {
-                let json = serde_json::to_string(payload).map_err(|e| {
-                    SendError::Permanent(format!("cannot encode the Discord message: {e}"))
-                })?;
+                let json = payload_json(payload)?;
                 let file = Part::bytes(image.png.clone())
                     .file_name(attachment.filename.clone())
                     .mime_str("image/png")
@@ -110,21 +108,7 @@ impl DiscordWebhookSink {
             _ => request.json(payload),
         };
         let response = request.send().await.map_err(|e| error_from_transport(&e))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| error_from_transport(&e))?;
-        if (200..300).contains(&status) {
-            Ok(body.to_vec())
-        } else {
-            Err(error_from_response(status, retry_after.as_deref(), &body))
-        }
+        read_response(response).await
     }
 }
 
