@@ -68,7 +68,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     }
     for (name, stats) in scheduler.stats() {
         let next = stats.next_run.map_or("never".to_string(), |t| {
-            t.format("%Y-%m-%d %H:%M UTC").to_string()
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
         });
         writeln!(out, "job {name:<20} next run {next}")?;
     }

@@ -43,7 +43,8 @@ impl JobExecutor for ServiceJobs {
             JobKind::Sync { sources } => self.sync(sources.as_deref()).await,
             JobKind::Evaluate => self.evaluate().await,
             JobKind::Scorecard { scorecard } => {
-                self.scorecards(scorecard.as_deref(), scheduled_for).await
+                self.scorecards(scorecard.as_deref(), job, scheduled_for)
+                    .await
             }
         }
     }
@@ -104,10 +105,17 @@ impl ServiceJobs {
 
     /// Scorecards for the period that `scheduled_for` closes (a late catch-up run makes the
     /// same period's scorecard, and the outbox keeps one per period and channel).
-    async fn scorecards(&self, only: Option<&str>, scheduled_for: DateTime<Utc>) -> Result<()> {
+    async fn scorecards(
+        &self,
+        only: Option<&str>,
+        job: &JobConfig,
+        scheduled_for: DateTime<Utc>,
+    ) -> Result<()> {
         let data = load_data(&self.config).await?;
         let engine = engine_for(&self.config, &data)?;
-        let today = today_in(self.config.timezone, scheduled_for);
+        // The day the job's time falls on where the job is scheduled (a Monday 08:00 Berlin job
+        // closes the Berlin week, whatever the config's timezone).
+        let today = today_in(job.schedule.timezone(), scheduled_for);
         let now = wall_clock();
         let mut items = vec![];
         for def in &self.scorecards {
