@@ -4,3 +4,4 @@
 pub mod format;
 pub mod metrics_report;
 pub mod scorecard;
+pub mod table;

@@ -3,10 +3,10 @@
 //! and the renewals due in the next 60 days. Computed first (pure data), then rendered.
 
 use chrono::{Days, NaiveDate};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use rust_decimal::Decimal;
 
 use super::format;
+use super::table::{self, right_align};
 use crate::metrics::{
     Engine, Filter, HealthResult, MetricId, MetricRef, Movements, Subject, Variant,
 };
@@ -171,7 +171,7 @@ impl Scorecard {
             cur
         );
 
-        let mut kpi = table(&[
+        let mut kpi = table::with_header(&[
             "KPI",
             &format!("week {}", self.week),
             "vs prev week",
@@ -194,7 +194,7 @@ impl Scorecard {
         right_align(&mut kpi, 1..5);
         out += &format!("Headline KPIs\n{kpi}\n\n");
 
-        let mut mv = table(&[
+        let mut mv = table::with_header(&[
             "MRR movement",
             &format!("week {}", self.week),
             &format!("month {}", self.month),
@@ -224,7 +224,7 @@ impl Scorecard {
             self.month
         );
         if !self.at_risk.is_empty() {
-            let mut t = table(&[
+            let mut t = table::with_header(&[
                 "account",
                 "owner",
                 "segment",
@@ -258,7 +258,7 @@ impl Scorecard {
             self.renewals.len()
         );
         if !self.renewals.is_empty() {
-            let mut t = table(&["due", "in", "account", "owner", "MRR", "health"]);
+            let mut t = table::with_header(&["due", "in", "account", "owner", "MRR", "health"]);
             for r in self.renewals.iter().take(LIST_CAP) {
                 let acc = ds.account(r.account);
                 t.add_row(vec![
@@ -303,19 +303,4 @@ fn weakest(h: &HealthResult, cur: crate::model::Currency) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(header.to_vec());
-    t
-}
-
-fn right_align(t: &mut Table, cols: std::ops::Range<usize>) {
-    for i in cols {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
 }

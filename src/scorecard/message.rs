@@ -3,7 +3,6 @@
 //! image) and the text printed in a terminal. Pure; numbers go through `report::format` so the
 //! scorecard reads like every other cs-pulse output.
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use rust_decimal::Decimal;
 
 use super::chart;
@@ -13,6 +12,7 @@ use crate::metrics::{MetricId, Movements, Unit};
 use crate::model::{Currency, PeriodKind};
 use crate::notify::{Field, Image, Message, Section, Tone};
 use crate::report::format;
+use crate::report::table::{self, right_align};
 
 /// Renewals listed in a message before "… and N more".
 pub const RENEWALS_SHOWN: usize = 10;
@@ -314,27 +314,12 @@ pub fn to_message(data: &ScorecardData) -> Message {
     }
 }
 
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(header.to_vec());
-    t
-}
-
-fn right_align(t: &mut Table, cols: std::ops::Range<usize>) {
-    for i in cols {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-}
-
 /// The scorecard as text for a terminal (`cs-pulse scorecard --dry-run`).
 pub fn to_text(data: &ScorecardData) -> String {
     let cur = data.currency;
     let mut out = format!("{}\n{}\n\n", title(data), scope_line(data));
 
-    let mut kpis = table(&[
+    let mut kpis = table::with_header(&[
         "KPI",
         "",
         &data.period.to_string(),
@@ -369,7 +354,7 @@ pub fn to_text(data: &ScorecardData) -> String {
     right_align(&mut kpis, 2..6);
     out += &format!("{kpis}\n\n");
 
-    let mut mv = table(&["MRR movement", &data.period.to_string()]);
+    let mut mv = table::with_header(&["MRR movement", &data.period.to_string()]);
     for (name, get) in MOVEMENTS {
         mv.add_row(vec![
             name.to_string(),
@@ -392,7 +377,7 @@ pub fn to_text(data: &ScorecardData) -> String {
             }
         );
         if !data.at_risk.is_empty() {
-            let mut t = table(&["account", "owner", "MRR", "health", "band"]);
+            let mut t = table::with_header(&["account", "owner", "MRR", "health", "band"]);
             for r in &data.at_risk {
                 t.add_row(vec![
                     format!("{} ({})", r.name, r.id),
@@ -416,7 +401,7 @@ pub fn to_text(data: &ScorecardData) -> String {
             data.renewals.len()
         );
         if !data.renewals.is_empty() {
-            let mut t = table(&["due", "in", "account", "owner", "MRR", "health"]);
+            let mut t = table::with_header(&["due", "in", "account", "owner", "MRR", "health"]);
             for r in data.renewals.iter().take(RENEWALS_SHOWN) {
                 t.add_row(vec![
                     r.date.to_string(),
