@@ -52,6 +52,8 @@ pub mod limits {
 
 /// What stands in for an empty value, which Discord refuses.
 pub const EMPTY_VALUE: &str = "—";
+/// The value of a field that only carries a heading: a zero-width space.
+pub const HEADING_VALUE: &str = "\u{200b}";
 
 /// The body of one Discord "create message" (or "edit message") request.
 ///
@@ -393,9 +395,10 @@ pub fn render(message: &Message, mentions: &BTreeMap<String, u64>) -> Vec<Discor
                 let bullets: Vec<String> = section.lines.iter().map(|l| bullet(l)).collect();
                 let chunks = pack_lines(&bullets, limits::FIELD_VALUE);
                 let name = field_text(&escape_markdown(heading.trim()), limits::FIELD_NAME);
-                // A heading over fields alone still shows, as a field of its own.
+                // A heading over fields alone still shows, as a field of its own whose value is
+                // a zero-width space (Discord refuses an empty value; "—" would read as missing).
                 if chunks.is_empty() {
-                    layout.push_field(field(name.clone(), EMPTY_VALUE, false));
+                    layout.push_field(field(name.clone(), HEADING_VALUE, false));
                 }
                 let cont = format!("{} (cont.)", truncate(&name, limits::FIELD_NAME - 8));
                 for (i, chunk) in chunks.iter().enumerate() {
@@ -913,7 +916,7 @@ mod tests {
         );
         assert_eq!(e.color, 0xD93025);
         assert_eq!(e.fields.len(), 2);
-        assert_eq!(e.fields[0].value, EMPTY_VALUE);
+        assert_eq!(e.fields[0].value, HEADING_VALUE);
         assert!(e.fields[1].inline);
         assert_within_limits(&out);
     }

@@ -34,7 +34,7 @@ impl Status {
         match self {
             Status::OnTrack => "✅",
             Status::OffTrack => "❌",
-            Status::NoTarget => "•",
+            Status::NoTarget => "",
             Status::NoData => "–",
         }
     }

@@ -10,6 +10,7 @@ use super::compute::{KpiValue, ScorecardData, Status};
 use super::config::Target;
 use crate::metrics::{MetricId, Movements, Unit};
 use crate::model::{Currency, PeriodKind};
+use crate::notify::outbox::accounts;
 use crate::notify::{Field, Image, Message, Section, Tone};
 use crate::report::format;
 use crate::report::table::{self, right_align};
@@ -76,9 +77,23 @@ fn change_text(k: &KpiValue, unit: Unit, currency: Currency, previous: &str) -> 
         return format!("= unchanged vs {previous}");
     }
     let arrow = if ch > Decimal::ZERO { "▲" } else { "▼" };
-    let pct = match (unit, k.change_pct) {
-        (Unit::Ratio, _) | (_, None) => String::new(),
-        (_, Some(p)) => format!(" ({})", format::change_pct(p)),
+    // A relative change says something only for levels measured from a positive base (MRR,
+    // customers); on scores, ratios and flows (net new MRR) it is noise.
+    let flow = matches!(
+        k.metric,
+        MetricId::NewMrr
+            | MetricId::ExpansionMrr
+            | MetricId::ReactivationMrr
+            | MetricId::ContractionMrr
+            | MetricId::ChurnedMrr
+            | MetricId::NetNewMrr
+    );
+    let level = matches!(unit, Unit::Money | Unit::Count) && !flow;
+    let pct = match (k.change_pct, k.previous) {
+        (Some(p), Some(prev)) if level && prev > Decimal::ZERO => {
+            format!(" ({})", format::change_pct(p))
+        }
+        _ => String::new(),
     };
     format!(
         "{arrow} {}{pct} vs {previous}",
@@ -192,7 +207,7 @@ fn footer(data: &ScorecardData) -> String {
         None => format!("data as of {}", data.today),
     };
     format!(
-        "{fresh} · previous period {} · cs-pulse scorecard `{}`",
+        "{fresh} · previous period {} · cs-pulse scorecard {}",
         data.previous, data.id
     )
 }
@@ -212,7 +227,10 @@ pub fn to_message(data: &ScorecardData) -> Message {
             .kpis
             .iter()
             .map(|k| Field {
-                label: format!("{} {}", label(k.metric), k.status.marker()),
+                label: match k.status.marker() {
+                    "" => label(k.metric),
+                    m => format!("{} {m}", label(k.metric)),
+                },
                 value: kpi_value(k, data),
             })
             .collect(),
@@ -232,10 +250,13 @@ pub fn to_message(data: &ScorecardData) -> Message {
         let heading = if data.at_risk_total == 0 {
             "At risk".to_string()
         } else {
+            let shown = if data.at_risk.len() < data.at_risk_total {
+                format!("top {} of {}", data.at_risk.len(), data.at_risk_total)
+            } else {
+                accounts(data.at_risk_total)
+            };
             format!(
-                "At risk · top {} of {} in the lowest health band ({} MRR)",
-                data.at_risk.len(),
-                data.at_risk_total,
+                "At risk · {shown} in the lowest health band ({} MRR)",
                 format::money(data.at_risk_mrr, cur)
             )
         };
