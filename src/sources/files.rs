@@ -1740,7 +1740,7 @@ mod tests {
                     i % 17,
                     i % 1000,
                     r,
-                    if r % 5 == 0 {
+                    if r.is_multiple_of(5) {
                         String::new()
                     } else {
                         (r % 9).to_string()

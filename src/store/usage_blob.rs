@@ -255,7 +255,7 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 fn decode_v1(blob: &[u8], account: AccountIx, out: &mut Vec<Usage>) -> Result<usize, String> {
     let rest = &blob[1..];
-    if rest.len() % V1_ROW_BYTES != 0 {
+    if !rest.len().is_multiple_of(V1_ROW_BYTES) {
         return Err(format!(
             "usage blob of {} bytes is not a whole number of {V1_ROW_BYTES}-byte rows",
             rest.len()
