@@ -1,28 +1,11 @@
 //! End-to-end tests of the `cs-pulse` binary, run the way a user runs it: the demo, writing the
 //! demo data as CSV, syncing it through a config file, and reading metrics back.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
-use assert_cmd::prelude::*;
-
-fn cs_pulse() -> Command {
-    let mut cmd = Command::cargo_bin("cs-pulse").expect("binary built");
-    cmd.env_remove("CS_PULSE_CONFIG").env("NO_COLOR", "1");
-    cmd
-}
-
-fn stdout_of(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("runs");
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
+use common::cli::{cs_pulse, stdout_of};
 
 #[test]
 fn demo_scorecard_is_stable_for_a_seed() {
@@ -40,32 +23,7 @@ fn demo_scorecard_is_stable_for_a_seed() {
 
 /// Writes the demo data as CSV, points a config at it, syncs, and returns the temp dir.
 fn synced_workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    stdout_of(
-        cs_pulse()
-            .args([
-                "demo",
-                "--accounts",
-                "120",
-                "--seed",
-                "3",
-                "--as-of",
-                "2025-06-18",
-                "--write-data",
-            ])
-            .arg(&data),
-    );
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "timezone = \"UTC\"\nreporting_currency = \"USD\"\n[fx]\nEUR = 1.08\n[metrics]\nfeatures_available = 30\n[rules]\npaths = [\"{}/rules\"]\n[health]\nmodel = \"{}/rules/health.toml\"\n[data_quality]\nenabled = false\n[sources.crm]\nkind = \"files\"\npath = \"data\"\n",
-            env!("CARGO_MANIFEST_DIR"),
-            env!("CARGO_MANIFEST_DIR")
-        ),
-    )
-    .expect("write config");
-    let sync = stdout_of(cs_pulse().current_dir(dir.path()).arg("sync"));
+    let (dir, sync) = common::cli::synced_workspace(30);
     assert!(sync.starts_with("crm: "), "{sync}");
     dir
 }

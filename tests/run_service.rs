@@ -12,6 +12,8 @@
 //! as soon as what they wait for appears.
 #![cfg(unix)]
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::Path;
@@ -20,9 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use assert_cmd::prelude::*;
 use chrono::{DateTime, Utc};
 
+use common::cli::{cs_pulse, stdout_of};
 use cs_pulse::notify::outbox::{OutboxRow, Status};
 use cs_pulse::store::{JobLog, JobOutcome, JobRun, OutboxStore, SqliteStore};
 
@@ -34,24 +36,6 @@ const RUNNING: &str = "cs-pulse is running";
 
 /// The headline of the leadership scorecard on the console.
 const LEADERSHIP: &str = "📊 Weekly scorecard — Leadership ·";
-
-fn cs_pulse() -> Command {
-    let mut cmd = Command::cargo_bin("cs-pulse").expect("binary built");
-    cmd.env_remove("CS_PULSE_CONFIG").env("NO_COLOR", "1");
-    cmd
-}
-
-fn stdout_of(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("runs");
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 /// The config of every test: the demo source (generated relative to today, so that today's
 /// rules have something to fire on), the shipped rules and health model, the default `console`

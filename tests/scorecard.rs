@@ -6,12 +6,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use assert_cmd::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
+use common::cli::{cs_pulse, stdout_of, synced_workspace};
+use common::demo::{demo, demo_engine};
 use common::{acct, d, p, Ds};
 use cs_pulse::metrics::{Engine, HealthModels, MetricId, MetricsConfig};
 use cs_pulse::model::{Dataset, SurveyKind};
@@ -21,7 +21,6 @@ use cs_pulse::scorecard::{
     compute, compute_for, parse_scorecards, shipped_scorecards, to_message, to_text, Cmp,
     ScorecardDef, Status, Target,
 };
-use cs_pulse::sources::demo::{demo_fx, generate, DemoParams, FEATURES_AVAILABLE};
 
 fn console() -> Vec<String> {
     vec!["console".to_string()]
@@ -356,28 +355,6 @@ fn an_empty_book_and_a_period_without_data_do_not_panic() {
 // ---------------------------------------------------------------------------------------------
 // The demo data: message and text snapshots
 
-fn demo() -> &'static Dataset {
-    static DATA: std::sync::OnceLock<Dataset> = std::sync::OnceLock::new();
-    DATA.get_or_init(|| {
-        generate(&DemoParams {
-            accounts: 120,
-            seed: 3,
-            ..DemoParams::new(d("2025-06-18"))
-        })
-    })
-}
-
-fn demo_engine() -> Engine<'static> {
-    let cfg = MetricsConfig {
-        fx: demo_fx(),
-        features_available: Some(FEATURES_AVAILABLE),
-        ..MetricsConfig::default()
-    };
-    Engine::new(demo(), cfg)
-        .expect("engine")
-        .with_health(HealthModels::builtin())
-}
-
 /// The message as JSON with the PNG replaced by its length.
 fn message_json(m: &cs_pulse::notify::Message) -> String {
     let mut v = serde_json::to_value(m).expect("json");
@@ -443,55 +420,6 @@ fn demo_monthly_and_per_owner_scorecards() {
 // ---------------------------------------------------------------------------------------------
 // The command
 
-fn cs_pulse() -> Command {
-    let mut cmd = Command::cargo_bin("cs-pulse").expect("binary built");
-    cmd.env_remove("CS_PULSE_CONFIG").env("NO_COLOR", "1");
-    cmd
-}
-
-fn stdout_of(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("runs");
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-/// The demo data as CSV, a config pointing at it and at the shipped rules, synced.
-fn synced_workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    stdout_of(
-        cs_pulse()
-            .args([
-                "demo",
-                "--accounts",
-                "120",
-                "--seed",
-                "3",
-                "--as-of",
-                "2025-06-18",
-                "--write-data",
-            ])
-            .arg(&data),
-    );
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "timezone = \"UTC\"\nreporting_currency = \"USD\"\n[fx]\nEUR = 1.08\n[metrics]\nfeatures_available = 12\n[rules]\npaths = [\"{}/rules\"]\n[health]\nmodel = \"{}/rules/health.toml\"\n[data_quality]\nenabled = false\n[sources.crm]\nkind = \"files\"\npath = \"data\"\n",
-            env!("CARGO_MANIFEST_DIR"),
-            env!("CARGO_MANIFEST_DIR")
-        ),
-    )
-    .expect("write config");
-    stdout_of(cs_pulse().current_dir(dir.path()).arg("sync"));
-    dir
-}
-
 /// Replaces the sync time (which is the wall clock's) with a placeholder.
 fn mask_sync_time(text: &str) -> String {
     text.lines()
@@ -509,7 +437,7 @@ fn mask_sync_time(text: &str) -> String {
 
 #[test]
 fn scorecard_command_prints_and_writes_charts() {
-    let ws = synced_workspace();
+    let (ws, _) = synced_workspace(12);
     let out_dir = ws.path().join("charts");
     let text = stdout_of(
         cs_pulse()

@@ -11,42 +11,17 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::Value;
 
+use common::demo::demo_engine;
 use common::{d, p};
-use cs_pulse::metrics::{Engine, HealthModels, MetricsConfig};
-use cs_pulse::model::Dataset;
 use cs_pulse::notify::discord::{self, DiscordPayload};
 use cs_pulse::notify::slack::{self, Block, SlackPayload};
 use cs_pulse::notify::{webhook, Message};
 use cs_pulse::scorecard::{compute, shipped_scorecards, to_message, ScorecardData};
-use cs_pulse::sources::demo::{demo_fx, generate, DemoParams, FEATURES_AVAILABLE};
 
 /// A Discord user id, as an owners table would give it.
 const DISCORD_ID: u64 = 234_567_890_123_456_789;
 /// A Slack member id.
 const SLACK_ID: &str = "U0123ABCD";
-
-/// The demo data set of tests/scorecard.rs (and tests/cli.rs): 120 accounts, seed 3.
-fn demo() -> &'static Dataset {
-    static DATA: std::sync::OnceLock<Dataset> = std::sync::OnceLock::new();
-    DATA.get_or_init(|| {
-        generate(&DemoParams {
-            accounts: 120,
-            seed: 3,
-            ..DemoParams::new(d("2025-06-18"))
-        })
-    })
-}
-
-fn demo_engine() -> Engine<'static> {
-    let cfg = MetricsConfig {
-        fx: demo_fx(),
-        features_available: Some(FEATURES_AVAILABLE),
-        ..MetricsConfig::default()
-    };
-    Engine::new(demo(), cfg)
-        .expect("engine")
-        .with_health(HealthModels::builtin())
-}
 
 /// The cards of shipped scorecard `id` for 2025-W24, as computed on Monday 2025-06-16.
 fn cards(id: &str) -> Vec<ScorecardData> {

@@ -1,6 +1,10 @@
-//! Shared helpers for the metric tests: a tiny builder for hand-made data sets and assertions
-//! that compare exact decimals (scale-insensitive).
+//! Shared helpers for the tests: a tiny builder for hand-made data sets and assertions that
+//! compare exact decimals (scale-insensitive); the demo data set (`demo`); running the binary
+//! and a synced demo workspace (`cli`).
 #![allow(dead_code)]
+
+pub mod cli;
+pub mod demo;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
