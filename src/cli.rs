@@ -379,10 +379,14 @@ fn check_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     if problems {
         return Ok(Outcome::Problems);
     }
-    // Unset secrets are not errors here (the service's environment may differ from this
-    // shell's), but `run` refuses to start without them.
-    for missing in crate::notify::channels::missing_secrets(&config) {
-        writeln!(out, "warning: {missing}; `cs-pulse run` needs it")?;
+    // Channels that cannot be set up here (an unset secret: the service's environment may
+    // differ from this shell's) are warnings, but `run` refuses to start without them.
+    let console: std::sync::Arc<dyn crate::notify::Sink> =
+        std::sync::Arc::new(crate::notify::console::ConsoleSink::stdout());
+    if let Err(errors) = crate::notify::channels::build_sinks(&config, console) {
+        for e in errors.0 {
+            writeln!(out, "warning: {e}; `cs-pulse run` needs it")?;
+        }
     }
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     writeln!(
@@ -467,13 +471,22 @@ async fn sync_command(
 
 /// Loads the store's data for commands that compute.
 async fn load_data(config: &Config) -> Result<Dataset> {
+    load_data_from(&open_synced_store(config).await?, config).await
+}
+
+/// Opens the store of commands that read synced data, without creating it when it is missing.
+async fn open_synced_store(config: &Config) -> Result<SqliteStore> {
     if !config.store_path.exists() {
         bail!(
             "the store {} does not exist yet: run `cs-pulse sync` first",
             config.store_path.display()
         );
     }
-    let store = SqliteStore::open(&config.store_path).await?;
+    Ok(SqliteStore::open(&config.store_path).await?)
+}
+
+/// Loads the data of a store already open (`config` names it in errors).
+async fn load_data_from(store: &SqliteStore, config: &Config) -> Result<Dataset> {
     let data = store.load().await?;
     if data.accounts().is_empty() {
         bail!(

@@ -2,7 +2,6 @@
 //! (with the alert states, in one transaction), send them through the configured channels,
 //! wait a little for retries, and say what happened. `cs-pulse run` delivers continuously.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,8 +10,10 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use super::wall_clock;
+use crate::alerts::message::AlertMessage;
 use crate::alerts::AlertState;
 use crate::config::Config;
+use crate::notify::alert;
 use crate::notify::channels::build_sinks;
 use crate::notify::console::ConsoleSink;
 use crate::notify::outbox::{Deliverer, Outgoing, PassReport, RetryPolicy};
@@ -28,14 +29,37 @@ pub struct Channels {
     console: Arc<Mutex<Vec<u8>>>,
 }
 
+/// The configured channels as a [`Deliverer`] of `store`'s outbox, `console` channels
+/// writing to `console`.
+pub fn deliverer(
+    config: &Config,
+    store: &SqliteStore,
+    console: Arc<dyn Sink>,
+) -> Result<Deliverer> {
+    let sinks = build_sinks(config, console).context("cannot set up the channels")?;
+    let store: Arc<dyn OutboxStore> = Arc::new(store.clone());
+    Ok(Deliverer::new(store, sinks, RetryPolicy::default()))
+}
+
+/// The outbox items of an evaluation's alert messages, one per routed channel.
+pub fn alert_items(
+    deliverer: &Deliverer,
+    messages: &[AlertMessage],
+    now: DateTime<Utc>,
+) -> Vec<Outgoing> {
+    let can_edit = |name: &str| deliverer.can_edit(name);
+    messages
+        .iter()
+        .flat_map(|m| alert::outgoing(m, now, &can_edit))
+        .collect()
+}
+
 impl Channels {
     pub fn open(config: &Config, store: &SqliteStore) -> Result<Channels> {
         let console = Arc::new(Mutex::new(Vec::new()));
         let sink: Arc<dyn Sink> = Arc::new(ConsoleSink::to(console.clone()));
-        let sinks = build_sinks(config, sink).context("cannot set up the channels")?;
-        let store: Arc<dyn OutboxStore> = Arc::new(store.clone());
         Ok(Channels {
-            deliverer: Deliverer::new(store, sinks, RetryPolicy::default()),
+            deliverer: deliverer(config, store, sink)?,
             console,
         })
     }
@@ -72,7 +96,6 @@ impl Channels {
 }
 
 fn summarize(queued: &Enqueued, report: &PassReport, out: &mut dyn Write) -> Result<()> {
-    let channels: BTreeMap<&String, &(usize, usize, usize)> = report.per_channel.iter().collect();
     let mut line = format!(
         "Outbox: {} queued, {} sent, {} edited",
         queued.queued, report.sent, report.edited
@@ -90,7 +113,7 @@ fn summarize(queued: &Enqueued, report: &PassReport, out: &mut dyn Write) -> Res
         line += &format!(", {} waiting for a retry", report.pending);
     }
     writeln!(out, "{line}")?;
-    for (name, (sent, retried, failed)) in channels {
+    for (name, (sent, retried, failed)) in &report.per_channel {
         writeln!(
             out,
             "  {name:<20} {sent} sent, {retried} retried, {failed} failed"

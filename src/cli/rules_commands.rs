@@ -9,14 +9,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 
-use super::delivery::Channels;
-use super::{engine_for, load_config, load_data, progress_bar, today_in, Outcome};
+use super::delivery::{alert_items, Channels};
+use super::{
+    engine_for, load_config, load_data, load_data_from, open_synced_store, progress_bar, today_in,
+    Outcome,
+};
 use crate::alerts::backtest::backtest;
 use crate::alerts::data_quality::assess;
 use crate::alerts::run::{EvalOutcome, Evaluation};
 use crate::config::Config;
 use crate::diagnostics::Diagnostics;
-use crate::notify::alert;
 use crate::rules::load::load_rules;
 use crate::rules::testing::{load_tests, run_tests};
 use crate::rules::Rule;
@@ -76,7 +78,7 @@ pub async fn eval_command(
             now,
         ),
     };
-    let store = SqliteStore::open(&config.store_path).await?;
+    let store = open_synced_store(&config).await?;
     let outcome = evaluate(&config, &rules, &store, day, now).await?;
     writeln!(
         out,
@@ -115,12 +117,7 @@ pub async fn eval_command(
     }
     // The states and the messages are stored together, then sent.
     let channels = Channels::open(&config, &store)?;
-    let can_edit = |name: &str| channels.deliverer.can_edit(name);
-    let items: Vec<_> = outcome
-        .messages
-        .iter()
-        .flat_map(|m| alert::outgoing(m, now, &can_edit))
-        .collect();
+    let items = alert_items(&channels.deliverer, &outcome.messages, now);
     let (_, report) = channels
         .deliver(&store, &outcome.changed, &items, now, out)
         .await?;
@@ -140,7 +137,7 @@ pub(crate) async fn evaluate(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<EvalOutcome> {
-    let data = load_data(config).await?;
+    let data = load_data_from(store, config).await?;
     let engine = engine_for(config, &data)?;
     let states = store.alert_states().await?;
     let silences = store.silences(now, false).await?;

@@ -11,15 +11,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::{watch, Notify};
 
-use super::delivery::MAX_NAP;
+use super::delivery::{deliverer, MAX_NAP};
 use super::rules_commands::rules_or_report;
 use super::scorecard_command::definitions_of;
 use super::service_jobs::ServiceJobs;
 use super::{load_config, wall_clock, Outcome};
 use crate::config::JobKind;
-use crate::notify::channels::build_sinks;
 use crate::notify::console::ConsoleSink;
-use crate::notify::outbox::{Deliverer, RetryPolicy};
+use crate::notify::outbox::Deliverer;
 use crate::scheduler::Scheduler;
 use crate::store::{OutboxStore, SqliteStore};
 
@@ -36,10 +35,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     let store = SqliteStore::open(&config.store_path)
         .await
         .with_context(|| format!("cannot open the store {}", config.store_path.display()))?;
-    let sinks = build_sinks(&config, Arc::new(ConsoleSink::stdout()))
-        .context("cannot set up the channels")?;
-    let outbox: Arc<dyn OutboxStore> = Arc::new(store.clone());
-    let deliverer = Arc::new(Deliverer::new(outbox, sinks, RetryPolicy::default()));
+    let deliverer = Arc::new(deliverer(&config, &store, Arc::new(ConsoleSink::stdout()))?);
 
     // Messages that ran out of attempts before this start get another chance.
     let retried = store.retry_failed(&[], wall_clock()).await?;

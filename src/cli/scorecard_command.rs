@@ -12,7 +12,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 
 use super::delivery::{scorecard_items, Channels};
-use super::{engine_for, load_config, load_data, today_in, ArgError, Outcome};
+use super::{
+    engine_for, load_config, load_data_from, open_synced_store, today_in, ArgError, Outcome,
+};
 use crate::config::Config;
 use crate::model::{Period, PeriodKind};
 use crate::scorecard::{self, ScorecardData, ScorecardDef};
@@ -126,9 +128,10 @@ pub async fn scorecard_command(
         }
     }
 
-    let data = load_data(&config).await?;
+    let store = open_synced_store(&config).await?;
+    let data = load_data_from(&store, &config).await?;
     let engine = engine_for(&config, &data)?;
-    let synced_at = last_sync(&config).await;
+    let synced_at = last_sync(&store).await;
     let today = today_in(config.timezone, now);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
@@ -164,7 +167,6 @@ pub async fn scorecard_command(
         return Ok(Outcome::Ok);
     }
     // Each scorecard is queued once per period and channel, then sent.
-    let store = SqliteStore::open(&config.store_path).await?;
     let channels = Channels::open(&config, &store)?;
     let items: Vec<_> = cards
         .iter()
@@ -194,8 +196,7 @@ fn write_chart(dir: Option<&Path>, card: &ScorecardData, out: &mut dyn Write) ->
 }
 
 /// When the store last synced successfully, for the scorecards' footer.
-async fn last_sync(config: &Config) -> Option<DateTime<Utc>> {
-    let store = SqliteStore::open(&config.store_path).await.ok()?;
+pub(crate) async fn last_sync(store: &SqliteStore) -> Option<DateTime<Utc>> {
     let runs = store.sync_runs(None, 50).await.ok()?;
     runs.into_iter()
         .find(|r| r.outcome == SyncOutcome::Ok)

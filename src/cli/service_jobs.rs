@@ -11,12 +11,11 @@ use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use tokio::sync::Notify;
 
-use super::delivery::scorecard_items;
+use super::delivery::{alert_items, scorecard_items};
 use super::rules_commands::evaluate;
-use super::scorecard_command::default_period;
-use super::{engine_for, load_data, today_in, wall_clock};
+use super::scorecard_command::{default_period, last_sync};
+use super::{engine_for, load_data_from, today_in, wall_clock};
 use crate::config::{Config, JobConfig, JobKind};
-use crate::notify::alert;
 use crate::notify::outbox::Deliverer;
 use crate::rules::Rule;
 use crate::scheduler::JobExecutor;
@@ -81,12 +80,7 @@ impl ServiceJobs {
             .pred_opt()
             .unwrap_or_default();
         let outcome = evaluate(&self.config, &self.rules, &self.store, day, now).await?;
-        let can_edit = |name: &str| self.deliverer.can_edit(name);
-        let items: Vec<_> = outcome
-            .messages
-            .iter()
-            .flat_map(|m| alert::outgoing(m, now, &can_edit))
-            .collect();
+        let items = alert_items(&self.deliverer, &outcome.messages, now);
         let queued = self
             .store
             .enqueue(&outcome.changed, &items, now)
@@ -111,8 +105,9 @@ impl ServiceJobs {
         job: &JobConfig,
         scheduled_for: DateTime<Utc>,
     ) -> Result<()> {
-        let data = load_data(&self.config).await?;
+        let data = load_data_from(&self.store, &self.config).await?;
         let engine = engine_for(&self.config, &data)?;
+        let synced_at = last_sync(&self.store).await;
         // The day the job's time falls on where the job is scheduled (a Monday 08:00 Berlin job
         // closes the Berlin week, whatever the config's timezone).
         let today = today_in(job.schedule.timezone(), scheduled_for);
@@ -123,7 +118,8 @@ impl ServiceJobs {
                 continue;
             }
             let period = default_period(def, today);
-            for card in scorecard::compute(&engine, def, period, today) {
+            for mut card in scorecard::compute(&engine, def, period, today) {
+                card.synced_at = synced_at;
                 let message = scorecard::to_message(&card);
                 items.extend(scorecard_items(&card.key(), &card.route, &message));
             }

@@ -39,41 +39,6 @@ pub fn build_sinks(
     }
 }
 
-/// The environment variables the channels need that are not set, as "channel `x`: ..." lines
-/// (for `check`).
-pub fn missing_secrets(config: &Config) -> Vec<String> {
-    let mut out = vec![];
-    for c in &config.channels {
-        let secrets = match &c.settings {
-            ChannelSettings::Console => vec![],
-            ChannelSettings::Discord(d) => vec![(&d.token, "Discord bot token")],
-            ChannelSettings::DiscordWebhook { url } => vec![(url, "Discord webhook URL")],
-            ChannelSettings::Slack(SlackSettings::Webhook { url }) => {
-                vec![(url, "Slack incoming-webhook URL")]
-            }
-            ChannelSettings::Slack(SlackSettings::Bot { token, .. }) => {
-                vec![(token, "Slack bot token")]
-            }
-            ChannelSettings::Webhook(w) => {
-                let mut v = vec![];
-                if let crate::config::WebhookUrl::Secret(s) = &w.url {
-                    v.push((s, "webhook URL"));
-                }
-                if let Some(s) = &w.signing_secret {
-                    v.push((s, "webhook signing secret"));
-                }
-                v
-            }
-        };
-        for (secret, what) in secrets {
-            if let Err(e) = secret.resolve(what) {
-                out.push(format!("channel `{}`: {e}", c.name));
-            }
-        }
-    }
-    out
-}
-
 fn discord_ids(owners: &Owners) -> BTreeMap<String, u64> {
     owners
         .iter()
