@@ -56,13 +56,13 @@ pub struct Cli {
 pub enum Command {
     /// Generate a realistic demo customer base and print its scorecard (no config needed).
     Demo(DemoArgs),
-    /// Validate the config, health-model, rule and rule-test files; print every problem.
+    /// Validate the config, health-model, rule, rule-test and scorecard files; print every problem.
     Check,
     /// Pull the configured sources into the store.
     Sync(SyncArgs),
     /// Compute metrics for a period: the portfolio, a filtered part of it, or accounts.
     Metrics(MetricsArgs),
-    /// Evaluate every rule as of a day, advance and store the alerts, print what would be sent.
+    /// Evaluate every rule as of a day, store the alerts and send their messages to their channels.
     Eval(EvalArgs),
     /// Replay history day by day: how often each rule would have fired, and for whom.
     Backtest(BacktestArgs),
@@ -90,7 +90,7 @@ pub struct EvalArgs {
     /// advanced to now.
     #[arg(long, value_name = "DATE")]
     pub at: Option<NaiveDate>,
-    /// Print what would be sent without saving alert states.
+    /// Print the messages instead: save nothing, send nothing.
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -282,8 +282,7 @@ impl<'e, 'd> Renderer<'e, 'd> {
                 let count = group.len();
                 let what = match (event, rule.scope) {
                     (_, RuleScope::Portfolio) => "portfolio".to_string(),
-                    (_, _) if count == 1 => "1 account".to_string(),
-                    _ => format!("{count} accounts"),
+                    _ => format::accounts(count),
                 };
                 let verb = match event {
                     Event::Fired => "",

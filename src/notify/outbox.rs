@@ -19,6 +19,7 @@ use rand::Rng;
 
 use super::{Message, SendError, Sink, Tone};
 use crate::alerts::Event;
+use crate::report::format;
 use crate::store::{OutboxStore, StoreError};
 
 /// A message to store for delivery to one channel.
@@ -178,19 +179,10 @@ pub fn restrict(message: &Message, alert: &AlertPost, keep: &[String]) -> Messag
         .count();
     if let Some((head, what)) = m.title.rsplit_once(" — ") {
         if what.ends_with("account") || what.ends_with("accounts") {
-            m.title = format!("{head} — {}", accounts(n));
+            m.title = format!("{head} — {}", format::accounts(n));
         }
     }
     m
-}
-
-/// "1 account", "3 accounts".
-pub fn accounts(n: usize) -> String {
-    if n == 1 {
-        "1 account".to_string()
-    } else {
-        format!("{n} accounts")
-    }
 }
 
 /// The last line of a capped list.

@@ -150,3 +150,12 @@ mod tests {
         assert_eq!(json(&nrr, None), "null");
     }
 }
+
+/// "1 account", "3 accounts".
+pub fn accounts(n: usize) -> String {
+    if n == 1 {
+        "1 account".to_string()
+    } else {
+        format!("{n} accounts")
+    }
+}

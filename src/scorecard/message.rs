@@ -10,7 +10,6 @@ use super::compute::{KpiValue, ScorecardData, Status};
 use super::config::Target;
 use crate::metrics::{MetricId, Movements, Unit};
 use crate::model::{Currency, PeriodKind};
-use crate::notify::outbox::accounts;
 use crate::notify::{Field, Image, Message, Section, Tone};
 use crate::report::format;
 use crate::report::table::{self, right_align};
@@ -253,7 +252,7 @@ pub fn to_message(data: &ScorecardData) -> Message {
             let shown = if data.at_risk.len() < data.at_risk_total {
                 format!("top {} of {}", data.at_risk.len(), data.at_risk_total)
             } else {
-                accounts(data.at_risk_total)
+                format::accounts(data.at_risk_total)
             };
             format!(
                 "At risk · {shown} in the lowest health band ({} MRR)",
