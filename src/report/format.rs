@@ -117,6 +117,15 @@ pub fn json(r: &MetricRef, v: Option<Decimal>) -> String {
     }
 }
 
+/// "1 account", "3 accounts".
+pub fn accounts(n: usize) -> String {
+    if n == 1 {
+        "1 account".to_string()
+    } else {
+        format!("{n} accounts")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,14 +157,5 @@ mod tests {
         let third = Decimal::ONE / Decimal::from(3);
         assert_eq!(json(&nrr, Some(third)), "0.3333333333333333333333333333");
         assert_eq!(json(&nrr, None), "null");
-    }
-}
-
-/// "1 account", "3 accounts".
-pub fn accounts(n: usize) -> String {
-    if n == 1 {
-        "1 account".to_string()
-    } else {
-        format!("{n} accounts")
     }
 }
