@@ -16,9 +16,11 @@
 //! - [`scorecard`]: the weekly KPI scorecard: definitions, targets, deltas, the trend chart;
 //! - [`scheduler`]: the service's cron jobs (sync, evaluate, scorecard) in their timezones, across
 //!   DST, with missed runs made up within a grace and no job overlapping itself;
+//! - [`chat`]: slash commands and buttons: one platform-neutral desk, Discord and Slack adapters;
 //! - [`cli`]: the command line.
 
 pub mod alerts;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod diagnostics;

@@ -18,7 +18,7 @@ use super::{
 use crate::config::Config;
 use crate::model::{Period, PeriodKind};
 use crate::scorecard::{self, ScorecardData, ScorecardDef};
-use crate::store::{SqliteStore, Store, SyncOutcome};
+use crate::store::SqliteStore;
 
 #[derive(Args, Debug)]
 pub struct ScorecardArgs {
@@ -197,10 +197,7 @@ fn write_chart(dir: Option<&Path>, card: &ScorecardData, out: &mut dyn Write) ->
 
 /// When the store last synced successfully, for the scorecards' footer.
 pub(crate) async fn last_sync(store: &SqliteStore) -> Option<DateTime<Utc>> {
-    let runs = store.sync_runs(None, 50).await.ok()?;
-    runs.into_iter()
-        .find(|r| r.outcome == SyncOutcome::Ok)
-        .map(|r| r.finished_at)
+    crate::store::last_good_sync(store).await
 }
 
 /// The default period of a definition as of `today`: the last complete week or month.

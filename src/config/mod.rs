@@ -7,6 +7,7 @@
 //! model file that does not exist is reported when it is used (`check`, `sync`), not here.
 
 mod channels;
+mod chat;
 pub mod duration;
 mod jobs;
 pub mod raw;
@@ -21,6 +22,7 @@ pub use channels::{
 pub use jobs::{
     JobConfig, JobKind, DEFAULT_GRACE_EVALUATE, DEFAULT_GRACE_SCORECARD, DEFAULT_GRACE_SYNC,
 };
+pub use chat::{Access, Audience, ChatConfig, DiscordChat, DiscordMode, ServerConfig, SlackChat};
 pub use secret::{MissingSecret, Secret};
 
 use std::fmt;
@@ -77,6 +79,10 @@ pub struct Config {
     pub data_quality: DataQualityConfig,
     /// Every `[jobs.NAME]` table, in file order: what `cs-pulse run` does on a schedule.
     pub jobs: Vec<JobConfig>,
+    /// `[chat]`: the slash commands and buttons cs-pulse answers, and who may do what.
+    pub chat: ChatConfig,
+    /// `[server]`: the HTTP server of `cs-pulse run`; none when absent.
+    pub server: Option<ServerConfig>,
 }
 
 /// The data-quality guard (`[data_quality]`): rules reading a source whose data is suspect hold
@@ -212,6 +218,8 @@ impl Default for Config {
             owners: Owners::new(),
             data_quality: DataQualityConfig::default(),
             jobs: vec![],
+            chat: ChatConfig::default(),
+            server: None,
         }
     }
 }
@@ -364,6 +372,8 @@ impl Validator<'_> {
             owners,
             data_quality,
             jobs,
+            chat: ChatConfig::default(),
+            server: None,
         }
     }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::outbox::{more_line, AlertPost, Outgoing};
-use super::{Message, Section, Tone};
+use super::{Action, Message, Section, Tone};
 use crate::alerts::message::AlertMessage;
 use crate::alerts::Event;
 use crate::rules::Severity;
@@ -32,6 +32,15 @@ pub fn to_message(m: &AlertMessage) -> Message {
         footer: m.footer.clone(),
         mentions: m.owners.clone(),
         image: None,
+        actions: match (m.event, m.subjects.as_slice()) {
+            (Event::Resolved, _) => vec![],
+            (_, [subject]) => Action::for_alert(
+                &m.rule,
+                subject,
+                (subject != crate::rules::eval::PORTFOLIO).then_some(subject.as_str()),
+            ),
+            _ => vec![],
+        },
     }
 }
 

@@ -903,6 +903,7 @@ mod tests {
             footer: "rule churn_risk".into(),
             mentions: vec!["Ana Lima".into(), "Zed".into()],
             image: None,
+            actions: vec![],
         };
         let out = render(&m, &ids());
         assert_eq!(out.len(), 1);
@@ -1089,6 +1090,7 @@ mod tests {
                     alt: "trend".into(),
                     png: vec![1, 2, 3],
                 }),
+                actions: vec![],
             })
     }
 

@@ -22,6 +22,87 @@ pub struct Message {
     /// A picture shown with the message (the scorecard's trend chart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
+    /// Buttons under the message (Acknowledge, Snooze 7 days, Open account), rendered by the
+    /// channels whose platform can call cs-pulse back (a Discord bot, a Slack app with
+    /// interactivity) and left out elsewhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
+}
+
+/// A button on a message: what pressing it does, and to what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub kind: ActionKind,
+    /// An alert reference (`rule:subject`) for `ack` and `snooze`, an account id for `open`.
+    pub target: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Acknowledge the alert: its reminders stop until it resolves.
+    Ack,
+    /// Silence the alert for seven days.
+    Snooze,
+    /// Show the account's health card (to the presser only).
+    Open,
+}
+
+/// Discord's limit on a component's `custom_id` (Slack's `value` allows more).
+pub const ACTION_ID_MAX: usize = 100;
+
+impl Action {
+    /// The button's label.
+    pub fn label(&self) -> &'static str {
+        match self.kind {
+            ActionKind::Ack => "Acknowledge",
+            ActionKind::Snooze => "Snooze 7 days",
+            ActionKind::Open => "Open account",
+        }
+    }
+
+    /// The id the platform sends back when the button is pressed: `cs:ack:rule:subject`.
+    pub fn id(&self) -> String {
+        let verb = match self.kind {
+            ActionKind::Ack => "ack",
+            ActionKind::Snooze => "snooze",
+            ActionKind::Open => "open",
+        };
+        format!("cs:{verb}:{}", self.target)
+    }
+
+    /// Reads back an [`Action::id`]; `None` for ids cs-pulse did not make.
+    pub fn parse_id(id: &str) -> Option<Action> {
+        let rest = id.strip_prefix("cs:")?;
+        let (verb, target) = rest.split_once(':')?;
+        let kind = match verb {
+            "ack" => ActionKind::Ack,
+            "snooze" => ActionKind::Snooze,
+            "open" => ActionKind::Open,
+            _ => return None,
+        };
+        (!target.is_empty()).then(|| Action {
+            kind,
+            target: target.to_string(),
+        })
+    }
+
+    /// The three buttons of an alert about one subject; none when an id would exceed
+    /// [`ACTION_ID_MAX`] (the alert can still be acknowledged with `/ack`).
+    pub fn for_alert(rule: &str, subject: &str, account: Option<&str>) -> Vec<Action> {
+        let alert = format!("{rule}:{subject}");
+        let mut actions = vec![
+            Action { kind: ActionKind::Ack, target: alert.clone() },
+            Action { kind: ActionKind::Snooze, target: alert },
+        ];
+        if let Some(a) = account {
+            actions.push(Action { kind: ActionKind::Open, target: a.to_string() });
+        }
+        if actions.iter().any(|a| a.id().len() > ACTION_ID_MAX) {
+            return vec![];
+        }
+        actions
+    }
 }
 
 /// The color family of a message.

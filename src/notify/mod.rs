@@ -19,5 +19,5 @@ pub mod slack_sink;
 pub mod text;
 pub mod webhook;
 
-pub use message::{Field, Image, Message, Section, Tone};
+pub use message::{Action, ActionKind, Field, Image, Message, Section, Tone};
 pub use sink::{SendError, Sink};

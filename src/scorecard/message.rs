@@ -331,6 +331,7 @@ pub fn to_message(data: &ScorecardData) -> Message {
         footer: footer(data),
         mentions: data.owner.iter().cloned().collect(),
         image,
+        actions: vec![],
     }
 }
 

@@ -60,6 +60,15 @@ pub enum StoreError {
     },
 }
 
+/// When the store last synced successfully (any source): the scorecards' footer, and the
+/// moment cached data goes stale.
+pub async fn last_good_sync(store: &dyn Store) -> Option<DateTime<Utc>> {
+    let runs = store.sync_runs(None, 50).await.ok()?;
+    runs.into_iter()
+        .find(|r| r.outcome == SyncOutcome::Ok)
+        .map(|r| r.finished_at)
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Replaces everything stored for `source` by `data` (upserting by id, deleting what the
