@@ -75,6 +75,7 @@ fn alert() -> Message {
         footer: "rule at_risk_health · data as of 2026-11-23 06:00 UTC".to_string(),
         mentions: vec!["Ana Ruiz".to_string(), "Bo Chen".to_string()],
         image: None,
+        actions: vec![],
     }
 }
 
@@ -97,6 +98,7 @@ fn scorecard() -> Message {
             alt: "NRR over the last 12 weeks".to_string(),
             png: PNG.to_vec(),
         }),
+        actions: vec![],
     }
 }
 
@@ -125,6 +127,7 @@ fn long_alert() -> Message {
         footer: "rule portfolio_risk".to_string(),
         mentions: vec!["Ana Ruiz".to_string()],
         image: None,
+        actions: vec![],
     }
 }
 

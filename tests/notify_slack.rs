@@ -56,6 +56,7 @@ fn alert() -> Message {
         footer: "rule health_drop · data as of 2024-05-01".to_string(),
         mentions: vec!["Ana Ruiz".to_string(), "Bob <Ops>".to_string()],
         image: None,
+        actions: vec![],
     }
 }
 
@@ -75,6 +76,7 @@ fn with_image() -> Message {
             alt: "NRR over 12 weeks, rising from 98% to 104%".to_string(),
             png: vec![0x89, b'P', b'N', b'G'],
         }),
+        actions: vec![],
     }
 }
 
@@ -394,6 +396,7 @@ fn message_strategy() -> impl Strategy<Value = Message> {
                 alt,
                 png: vec![1, 2, 3],
             }),
+            actions: vec![],
         })
 }
 

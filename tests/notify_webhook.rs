@@ -40,6 +40,7 @@ fn alert() -> Message {
             alt: "health over 8 weeks".to_string(),
             png: vec![0x89, b'P', b'N', b'G'],
         }),
+        actions: vec![],
     }
 }
 

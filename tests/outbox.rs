@@ -280,6 +280,7 @@ fn note(channel: &str, dedup: &str, title: &str) -> Outgoing {
             footer: "test".to_string(),
             mentions: vec![],
             image: None,
+            actions: vec![],
         },
         alert: None,
     }
