@@ -9,7 +9,9 @@ pub mod answers;
 pub mod command;
 pub mod data;
 pub mod desk;
+pub mod discord;
 pub mod reply;
+pub mod slack;
 
 pub use access::Caller;
 pub use command::{

@@ -1,0 +1,1 @@
+//! Slash commands over Discord's gateway with poise on serenity.

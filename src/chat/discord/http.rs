@@ -1,0 +1,1 @@
+//! Discord's HTTP interactions endpoint: Ed25519-verified requests answered by axum.
