@@ -21,7 +21,10 @@ use crate::sources::{self, Source};
 use crate::store::{SqliteStore, Store};
 use crate::sync;
 
+pub use chat_desk::open_desk;
+
 mod alert_commands;
+mod chat_desk;
 mod delivery;
 mod outbox_command;
 mod rules_commands;

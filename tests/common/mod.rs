@@ -3,6 +3,7 @@
 //! and a synced demo workspace (`cli`).
 #![allow(dead_code)]
 
+pub mod chat;
 pub mod cli;
 pub mod demo;
 
