@@ -17,6 +17,7 @@
 //! - [`scheduler`]: the service's cron jobs (sync, evaluate, scorecard) in their timezones, across
 //!   DST, with missed runs made up within a grace and no job overlapping itself;
 //! - [`chat`]: slash commands and buttons: one platform-neutral desk, Discord and Slack adapters;
+//! - [`server`]: the HTTP server of `cs-pulse run`: the signed Discord and Slack chat endpoints;
 //! - [`cli`]: the command line.
 
 pub mod alerts;
@@ -31,6 +32,7 @@ pub mod report;
 pub mod rules;
 pub mod scheduler;
 pub mod scorecard;
+pub mod server;
 pub mod sources;
 pub mod store;
 pub mod sync;

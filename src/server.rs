@@ -1,0 +1,219 @@
+//! The HTTP server of `cs-pulse run`: the chat platforms' signed callbacks (Discord's
+//! interactions endpoint, Slack's `/cs` command and interactivity) mounted only for the platforms
+//! configured, on one axum [`Router`]. It also holds what those endpoints share: the clock and the
+//! answer deadline (parameters, so that tests pass time and force the deferred path), the
+//! timestamp window of signed requests and the guard against replayed signatures.
+
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use chrono::{DateTime, Utc};
+
+use crate::chat::discord;
+use crate::chat::slack;
+use crate::chat::Desk;
+use crate::config::{ChatConfig, DiscordMode};
+use crate::scheduler::{Clock, SystemClock};
+
+/// How long a command may take before the platform is told "working on it" (both Discord and
+/// Slack give up after 3 seconds; the rest is for the network).
+pub const ANSWER_WITHIN: Duration = Duration::from_millis(2500);
+/// A signed request older than this (seconds) is refused.
+pub const MAX_AGE_SECS: i64 = 5 * 60;
+/// A signed request dated further ahead than this (seconds; clock skew) is refused.
+pub const MAX_AHEAD_SECS: i64 = 60;
+/// How many recent signatures the replay guard remembers at most.
+pub const REPLAY_MEMORY: usize = 65_536;
+
+/// What the chat endpoints share.
+#[derive(Clone)]
+pub struct Context {
+    pub desk: Arc<Desk>,
+    /// Where "now" comes from, for signature windows and answers.
+    pub clock: Arc<dyn Clock>,
+    /// Answers slower than this are deferred and delivered later; zero always defers.
+    pub answer_within: Duration,
+    /// The client for Discord's webhooks and Slack's `response_url`s.
+    pub http: reqwest::Client,
+}
+
+/// How the server is run; [`ServerOptions::default`] is production's.
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub clock: Arc<dyn Clock>,
+    pub answer_within: Duration,
+    pub http: reqwest::Client,
+}
+
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            clock: Arc::new(SystemClock),
+            answer_within: ANSWER_WITHIN,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The router of the chat endpoints configured in `chat`: `/discord/interactions` when Discord
+/// is in `http` mode, `/slack/commands` and `/slack/interactions` when Slack is configured.
+/// Fails when a credential is missing (an unset signing secret, a bad public key).
+pub fn router(
+    desk: Arc<Desk>,
+    chat: &ChatConfig,
+    options: ServerOptions,
+) -> anyhow::Result<Router> {
+    let context = Context {
+        desk,
+        clock: options.clock,
+        answer_within: options.answer_within,
+        http: options.http,
+    };
+    let mut router = Router::new();
+    if let Some(d) = chat
+        .discord
+        .as_ref()
+        .filter(|d| d.mode == DiscordMode::Http)
+    {
+        router = router.merge(
+            discord::http::routes(context.clone(), d)
+                .context("the Discord interactions endpoint")?,
+        );
+    }
+    if let Some(s) = &chat.slack {
+        router = router.merge(slack::routes(context.clone(), s).context("the Slack endpoints")?);
+    }
+    Ok(router)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes (then finishes the requests under way).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Whether a signed request's timestamp (Unix seconds) is within the window around `now`.
+pub fn timestamp_fresh(timestamp: i64, now: DateTime<Utc>) -> bool {
+    let now = now.timestamp();
+    timestamp >= now - MAX_AGE_SECS && timestamp <= now + MAX_AHEAD_SECS
+}
+
+/// Remembers the signatures of recently accepted requests, so that a captured request sent
+/// again within the timestamp window is refused. Bounded: entries older than the window are
+/// forgotten (their timestamps are refused anyway), and at most [`REPLAY_MEMORY`] are kept.
+#[derive(Debug, Default)]
+pub struct ReplayGuard {
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    keys: HashSet<String>,
+    order: VecDeque<(i64, String)>,
+}
+
+impl ReplayGuard {
+    pub fn new() -> ReplayGuard {
+        ReplayGuard::default()
+    }
+
+    /// Records `signature` (of a request dated `timestamp`); false when it was seen already.
+    pub fn first_time(&self, signature: &str, timestamp: i64, now: DateTime<Utc>) -> bool {
+        let oldest = now.timestamp() - MAX_AGE_SECS;
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let Seen { keys, order } = &mut *seen;
+        while let Some((ts, key)) = order.front() {
+            if *ts < oldest || order.len() >= REPLAY_MEMORY {
+                keys.remove(key);
+                order.pop_front();
+            } else {
+                break;
+            }
+        }
+        if keys.contains(signature) {
+            return false;
+        }
+        keys.insert(signature.to_string());
+        order.push_back((timestamp, signature.to_string()));
+        true
+    }
+}
+
+/// A refused request: the status and a short reason for whoever sent it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub reason: String,
+}
+
+impl Refusal {
+    /// 401: the request is not provably from the platform (or is a replay, or stale).
+    pub fn unauthorized(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status: StatusCode::UNAUTHORIZED,
+            reason: reason.into(),
+        }
+    }
+
+    /// 400: signed, but not something cs-pulse can read.
+    pub fn bad_request(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status: StatusCode::BAD_REQUEST,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.status, self.reason).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ts: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(ts, 0).expect("time")
+    }
+
+    #[test]
+    fn window_is_five_minutes_back_one_ahead() {
+        let now = at(1_000_000);
+        assert!(timestamp_fresh(1_000_000, now));
+        assert!(timestamp_fresh(1_000_000 - 300, now));
+        assert!(!timestamp_fresh(1_000_000 - 301, now));
+        assert!(timestamp_fresh(1_000_000 + 60, now));
+        assert!(!timestamp_fresh(1_000_000 + 61, now));
+    }
+
+    #[test]
+    fn replay_guard_refuses_a_signature_twice_and_forgets_old_ones() {
+        let guard = ReplayGuard::new();
+        assert!(guard.first_time("a", 1_000, at(1_000)));
+        assert!(!guard.first_time("a", 1_000, at(1_010)));
+        assert!(guard.first_time("b", 1_010, at(1_010)));
+        // After the window, "a" is forgotten (its timestamp would be refused as stale anyway).
+        assert!(guard.first_time("c", 1_400, at(1_400)));
+        assert_eq!(
+            guard.seen.lock().unwrap().keys.len(),
+            1,
+            "a and b were pruned"
+        );
+    }
+}
