@@ -391,6 +391,9 @@ fn check_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
             writeln!(out, "warning: {e}; `cs-pulse run` needs it")?;
         }
     }
+    for e in config.chat.missing_secrets() {
+        writeln!(out, "warning: {e}; `cs-pulse run` needs it")?;
+    }
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     writeln!(
         out,

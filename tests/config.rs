@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use cs_pulse::config::{
-    ChannelConfig, ChannelKind, ChannelSettings, Config, ConfigError, DataQualityConfig,
-    DiscordSettings, JobKind, OwnerIds, Secret, SlackSettings, SourceConfig, SourceKind,
-    WebhookSettings, WebhookUrl,
+    Access, Audience, ChannelConfig, ChannelKind, ChannelSettings, ChatConfig, Config, ConfigError,
+    DataQualityConfig, DiscordChat, DiscordMode, DiscordSettings, JobKind, OwnerIds, Secret,
+    ServerConfig, SlackChat, SlackSettings, SourceConfig, SourceKind, WebhookSettings, WebhookUrl,
 };
 use cs_pulse::model::Currency;
 use rust_decimal_macros::dec;
@@ -332,5 +332,156 @@ fn check_prefixes(src: &str, path: &Path) {
                 assert!(!d.to_string().is_empty());
             }
         }
+    }
+}
+
+#[test]
+fn example_config_answers_no_chat_until_uncommented() {
+    let c = Config::load(Path::new("config.example.toml")).unwrap();
+    assert_eq!(c.chat, ChatConfig::default());
+    assert_eq!(c.server, None);
+    assert!(c.chat.missing_secrets().is_empty());
+}
+
+#[test]
+fn example_chat_keys_validate_when_uncommented() {
+    // Every commented-out `[server]` and `[chat.*]` line of the example, uncommented.
+    let example = std::fs::read_to_string("config.example.toml").unwrap();
+    let start = example.find("# [server]").unwrap();
+    let end = example.find("# Owners as named in the data").unwrap();
+    let uncommented: String = example[start..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| {
+            (l.starts_with('[') && l.ends_with(']'))
+                || l.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                })
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let c = Config::parse(&uncommented, Path::new("c.toml"), Path::new(""))
+        .unwrap_or_else(|d| panic!("{uncommented}\n{d}"));
+    assert_eq!(c.server.unwrap().listen.to_string(), "127.0.0.1:8080");
+    let discord = c.chat.discord.unwrap();
+    assert_eq!(discord.mode, DiscordMode::Gateway);
+    assert_eq!(
+        discord.access.act,
+        only(&["3456789012345678901", "4567890123456789012"])
+    );
+    let slack = c.chat.slack.unwrap();
+    assert_eq!(slack.access.revenue, only(&["S0123ABCD", "U0123ABCD"]));
+}
+
+fn only(ids: &[&str]) -> Audience {
+    Audience::Only(ids.iter().map(|s| s.to_string()).collect())
+}
+
+#[test]
+fn chat_and_server_validate_into_typed_settings() {
+    let src = r#"
+[server]
+listen = "0.0.0.0:8080"
+[chat.discord]
+application_id = 1234567890123456789
+guild_id = "2345678901234567890"
+token = "${CS_PULSE_TEST_CHAT_TOKEN_UNSET}"
+mode = "http"
+public_key = "D75A980182B10AB7D54BFED3C964073A0EE172F3DAA62325AF021A68F707511A"
+api_base = "http://127.0.0.1:9999/"
+revenue_roles = []
+[chat.slack]
+signing_secret = "${CS_PULSE_TEST_SLACK_SECRET_UNSET}"
+act_users = ["U0123ABCD", "S0123ABCD", "W0123ABCD"]
+"#;
+    let c = Config::parse(src, Path::new("c.toml"), Path::new("")).unwrap();
+    assert_eq!(
+        c.server,
+        Some(ServerConfig {
+            listen: "0.0.0.0:8080".parse().unwrap()
+        })
+    );
+    assert_eq!(
+        c.chat.discord,
+        Some(DiscordChat {
+            application_id: 1234567890123456789,
+            guild_id: 2345678901234567890,
+            token: Secret::from_env_var("CS_PULSE_TEST_CHAT_TOKEN_UNSET"),
+            mode: DiscordMode::Http,
+            // Kept lowercase, as Discord shows it.
+            public_key: Some(
+                "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a".into()
+            ),
+            api_base: Some("http://127.0.0.1:9999".into()),
+            access: Access {
+                // An empty list is no one; an absent key everyone.
+                revenue: Audience::Only(Default::default()),
+                act: Audience::Everyone,
+            },
+        })
+    );
+    assert_eq!(
+        c.chat.slack,
+        Some(SlackChat {
+            signing_secret: Secret::from_env_var("CS_PULSE_TEST_SLACK_SECRET_UNSET"),
+            access: Access {
+                revenue: Audience::Everyone,
+                act: only(&["S0123ABCD", "U0123ABCD", "W0123ABCD"]),
+            },
+        })
+    );
+    let missing: Vec<String> = c
+        .chat
+        .missing_secrets()
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    insta::assert_snapshot!(missing.join("\n"));
+    // The gateway needs no server; a server alone answers no commands.
+    let gateway = "[chat.discord]\napplication_id = \"1\"\nguild_id = \"2\"\ntoken = \"${T}\"\n";
+    let c = Config::parse(gateway, Path::new("c.toml"), Path::new("")).unwrap();
+    assert_eq!(c.chat.discord.unwrap().mode, DiscordMode::Gateway);
+    assert_eq!(c.server, None);
+    let c = Config::parse(
+        "[server]\nlisten = \"[::1]:80\"\n",
+        Path::new("c.toml"),
+        Path::new(""),
+    )
+    .unwrap();
+    assert_eq!(c.chat, ChatConfig::default());
+    assert!(c.server.is_some());
+}
+
+#[test]
+fn chat_errors_at_once() {
+    insta::assert_snapshot!(errors("broken_chat.toml"));
+}
+
+#[test]
+fn chat_needs_a_server_and_http_mode_a_public_key() {
+    insta::assert_snapshot!(errors("chat_needs_server.toml"));
+}
+
+#[test]
+fn chat_unknown_keys_are_errors() {
+    for src in [
+        "[chat.teams]\nx = 1\n",
+        "[chat.discord]\nroles = []\n",
+        "[chat.slack]\nsigning_secret = \"${S}\"\nrevenue_roles = []\n",
+        "[server]\nport = 8080\n",
+    ] {
+        let e = Config::parse(src, Path::new("c.toml"), Path::new("")).unwrap_err();
+        assert_eq!(e.len(), 1, "{src}: {e}");
+        assert!(e.to_string().contains("unknown key"), "{src}: {e}");
+    }
+    let e = Config::parse("[server]\n", Path::new("c.toml"), Path::new("")).unwrap_err();
+    insta::assert_snapshot!("server_without_listen", e.to_string());
+}
+
+#[test]
+fn chat_files_never_panic_when_mangled() {
+    for name in ["broken_chat.toml", "chat_needs_server.toml"] {
+        let (src, path) = fixture(name);
+        check_prefixes(&src, &path);
     }
 }

@@ -419,7 +419,7 @@ impl Validator<'_> {
         }
     }
 
-    fn snowflake(&mut self, v: &Spanned<Snowflake>, key: &str) -> Option<u64> {
+    pub(super) fn snowflake(&mut self, v: &Spanned<Snowflake>, key: &str) -> Option<u64> {
         let parsed = match v.get_ref() {
             Snowflake::Text(t) => t.trim().parse::<u64>().ok(),
             Snowflake::Number(n) => u64::try_from(*n).ok(),
@@ -440,7 +440,7 @@ impl Validator<'_> {
         }
     }
 
-    fn api_base(&mut self, v: &Option<Spanned<String>>) -> Option<String> {
+    pub(super) fn api_base(&mut self, v: &Option<Spanned<String>>) -> Option<String> {
         let v = v.as_ref()?;
         self.http_url(v, "api_base")
             .map(|u| u.trim_end_matches('/').to_string())

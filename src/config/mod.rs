@@ -19,10 +19,10 @@ pub use channels::{
     ChannelConfig, ChannelKind, ChannelSettings, DiscordSettings, OwnerIds, Owners, SlackSettings,
     WebhookSettings, WebhookUrl,
 };
+pub use chat::{Access, Audience, ChatConfig, DiscordChat, DiscordMode, ServerConfig, SlackChat};
 pub use jobs::{
     JobConfig, JobKind, DEFAULT_GRACE_EVALUATE, DEFAULT_GRACE_SCORECARD, DEFAULT_GRACE_SYNC,
 };
-pub use chat::{Access, Audience, ChatConfig, DiscordChat, DiscordMode, ServerConfig, SlackChat};
 pub use secret::{MissingSecret, Secret};
 
 use std::fmt;
@@ -360,6 +360,9 @@ impl Validator<'_> {
         let owners = self.owners(raw.owners);
         let data_quality = self.data_quality(&raw.data_quality);
         let jobs = self.jobs(raw.jobs, timezone, &sources);
+        let has_server = raw.server.is_some();
+        let server = self.server(raw.server);
+        let chat = self.chat(raw.chat, has_server);
         Config {
             timezone,
             store_path,
@@ -372,8 +375,8 @@ impl Validator<'_> {
             owners,
             data_quality,
             jobs,
-            chat: ChatConfig::default(),
-            server: None,
+            chat,
+            server,
         }
     }
 

@@ -39,6 +39,9 @@ pub struct RawConfig {
     pub data_quality: RawDataQuality,
     #[serde(default)]
     pub jobs: BTreeMap<Spanned<String>, Spanned<RawJob>>,
+    pub server: Option<Spanned<RawServer>>,
+    #[serde(default)]
+    pub chat: RawChat,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,4 +130,52 @@ pub struct RawDataQuality {
     pub max_age: Option<Spanned<String>>,
     pub min_accounts_ratio: Option<Spanned<Number>>,
     pub enabled: Option<bool>,
+}
+
+/// `[server]`: the HTTP server of `cs-pulse run`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// A socket address, like `127.0.0.1:8080`.
+    pub listen: Option<Spanned<String>>,
+}
+
+/// `[chat]`: one table per platform whose commands cs-pulse answers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChat {
+    pub discord: Option<Spanned<RawDiscordChat>>,
+    pub slack: Option<Spanned<RawSlackChat>>,
+}
+
+/// `[chat.discord]` as written; every key optional so that validation reports each missing one
+/// with the table's span.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDiscordChat {
+    pub application_id: Option<Spanned<Snowflake>>,
+    pub guild_id: Option<Spanned<Snowflake>>,
+    /// `${ENV}` holding the bot token.
+    pub token: Option<Spanned<String>>,
+    /// `gateway` (default) or `http`.
+    pub mode: Option<Spanned<String>>,
+    /// 64 hex characters; required with `mode = "http"`.
+    pub public_key: Option<Spanned<String>>,
+    pub api_base: Option<Spanned<String>>,
+    /// Role ids that may see revenue figures; absent = everyone.
+    pub revenue_roles: Option<Spanned<Vec<Spanned<Snowflake>>>>,
+    /// Role ids that may snooze and acknowledge; absent = everyone.
+    pub act_roles: Option<Spanned<Vec<Spanned<Snowflake>>>>,
+}
+
+/// `[chat.slack]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlackChat {
+    /// `${ENV}` holding the app's signing secret.
+    pub signing_secret: Option<Spanned<String>>,
+    /// User (`U…`, `W…`) or user-group (`S…`) ids that may see revenue figures.
+    pub revenue_users: Option<Spanned<Vec<Spanned<String>>>>,
+    /// User or user-group ids that may snooze and acknowledge.
+    pub act_users: Option<Spanned<Vec<Spanned<String>>>>,
 }
