@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signer, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{any, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use cs_pulse::chat::answers::alerts::firing;
@@ -160,7 +160,7 @@ async fn discord_interactions_endpoint() {
     let (_dir, desk) = demo_desk().await;
     let desk = Arc::new(desk);
     let api = MockServer::start().await;
-    Mock::given(method("PATCH"))
+    Mock::given(any())
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
         .mount(&api)
         .await;
@@ -307,10 +307,9 @@ async fn discord_interactions_endpoint() {
     assert!(api.received_requests().await.unwrap_or_default().is_empty());
 
     // The deferred path: an answer deadline of zero defers every command (ephemeral when the
-    // answer may show revenue), and the answer edits the original response.
+    // answer may show revenue), and the answer edits the original response; a private answer
+    // (help) to a public deferral replaces it with an ephemeral follow-up.
     let slow = serve(desk.clone(), &chat, Duration::ZERO).await;
-    let (_, deferred) = discord(&slow, &slash("tok-slow", "help", json!([]))).await;
-    assert_eq!(deferred, json!({"type": 5}));
     let (_, deferred) = discord(
         &slow,
         &slash(
@@ -321,16 +320,38 @@ async fn discord_interactions_endpoint() {
     )
     .await;
     assert_eq!(deferred, json!({"type": 5, "data": {"flags": 64}}));
-    let edits = received(&api, 2).await;
-    let help_edit = edits
+    let edits = received(&api, 1).await;
+    assert_eq!(edits[0].method.as_str(), "PATCH");
+    assert_eq!(
+        edits[0].url.path(),
+        "/api/v10/webhooks/42/tok-slow-mrr/messages/@original"
+    );
+    let edit = json_of(&edits[0]);
+    assert_eq!(edit["flags"], 64);
+    assert!(edit["embeds"][0]["title"].is_string(), "{edit}");
+
+    let (_, deferred) = discord(&slow, &slash("tok-slow", "help", json!([]))).await;
+    assert_eq!(deferred, json!({"type": 5}));
+    let calls = received(&api, 3).await;
+    let calls: Vec<(String, String)> = calls[1..]
         .iter()
-        .find(|r| r.url.path() == "/api/v10/webhooks/42/tok-slow/messages/@original")
-        .expect("the help edit");
-    assert_eq!(help_edit.method.as_str(), "PATCH");
-    assert_eq!(json_of(help_edit), help["data"]);
-    assert!(edits
-        .iter()
-        .any(|r| r.url.path() == "/api/v10/webhooks/42/tok-slow-mrr/messages/@original"));
+        .map(|r| (r.method.to_string(), r.url.path().to_string()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (
+                "DELETE".to_string(),
+                "/api/v10/webhooks/42/tok-slow/messages/@original".to_string()
+            ),
+            (
+                "POST".to_string(),
+                "/api/v10/webhooks/42/tok-slow".to_string()
+            )
+        ]
+    );
+    let follow_up = received(&api, 3).await.pop().expect("follow-up");
+    assert_eq!(json_of(&follow_up), help["data"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -305,8 +305,8 @@ fn message(reply: &Reply) -> Value {
     callback(callback_type::CHANNEL_MESSAGE, first)
 }
 
-/// Answers inline when `work` finishes within the deadline, else defers and edits the original
-/// response when it does.
+/// Answers inline when `work` finishes within the deadline, else defers (ephemeral as asked) and
+/// edits the original response when the answer is ready.
 async fn in_time(
     endpoint: &Arc<Endpoint>,
     token: String,
@@ -324,7 +324,9 @@ async fn in_time(
                 let endpoint = endpoint.clone();
                 tokio::spawn(async move {
                     for part in rest {
-                        endpoint.webhook(Method::POST, &token, "", &part).await;
+                        endpoint
+                            .webhook(Method::POST, &token, "", Some(&part))
+                            .await;
                     }
                 });
             }
@@ -335,13 +337,19 @@ async fn in_time(
     tokio::spawn(async move {
         let reply = work.await.unwrap_or_else(|_| crashed());
         let mut parts = response_parts(&reply).into_iter();
-        if let Some(first) = parts.next() {
+        if reply.ephemeral && !ephemeral {
+            // The deferred response is public, and an edit cannot make it private: remove it
+            // and send the answer as ephemeral follow-ups instead.
             later
-                .webhook(Method::PATCH, &token, "/messages/@original", &first)
+                .webhook(Method::DELETE, &token, "/messages/@original", None)
+                .await;
+        } else if let Some(first) = parts.next() {
+            later
+                .webhook(Method::PATCH, &token, "/messages/@original", Some(&first))
                 .await;
         }
         for part in parts {
-            later.webhook(Method::POST, &token, "", &part).await;
+            later.webhook(Method::POST, &token, "", Some(&part)).await;
         }
     });
     deferred(ephemeral)
@@ -350,16 +358,14 @@ async fn in_time(
 impl Endpoint {
     /// Calls the interaction's webhook (`{webhooks}/{token}{path}`); failures are logged (without
     /// the URL, which holds the token).
-    async fn webhook(&self, method: Method, token: &str, path: &str, body: &Value) {
+    async fn webhook(&self, method: Method, token: &str, path: &str, body: Option<&Value>) {
         let url = format!("{}/{token}{path}", self.webhooks);
         for attempt in 1..=WEBHOOK_ATTEMPTS {
-            let sent = self
-                .context
-                .http
-                .request(method.clone(), &url)
-                .json(body)
-                .send()
-                .await;
+            let mut request = self.context.http.request(method.clone(), &url);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let sent = request.send().await;
             let retry_after = match sent {
                 Ok(r) if r.status().is_success() => return,
                 Ok(r) => {
