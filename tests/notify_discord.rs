@@ -12,10 +12,11 @@ use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use cs_pulse::notify::discord::{render, DiscordPayload};
+use cs_pulse::notify::channels::without_actions;
+use cs_pulse::notify::discord::{components, render, DiscordPayload};
 use cs_pulse::notify::discord_bot::DiscordBotSink;
 use cs_pulse::notify::discord_webhook::DiscordWebhookSink;
-use cs_pulse::notify::{Field, Image, Message, Section, SendError, Sink, Tone};
+use cs_pulse::notify::{Action, Field, Image, Message, Section, SendError, Sink, Tone};
 
 const TOKEN: &str = "MTAx.test-bot-token.s3cr3t";
 const CHANNEL: u64 = 1_100_000_000_000_000_123;
@@ -75,8 +76,20 @@ fn alert() -> Message {
         footer: "rule at_risk_health · data as of 2026-11-23 06:00 UTC".to_string(),
         mentions: vec!["Ana Ruiz".to_string(), "Bo Chen".to_string()],
         image: None,
-        actions: vec![],
+        actions: Action::for_alert("at_risk_health", "acc_0042", Some("acc_0042")),
     }
+}
+
+/// The action row of [`alert`], exactly as Discord documents message components.
+fn alert_buttons() -> Value {
+    json!([{
+        "type": 1,
+        "components": [
+            {"type": 2, "style": 1, "label": "Acknowledge", "custom_id": "cs:ack:at_risk_health:acc_0042"},
+            {"type": 2, "style": 2, "label": "Snooze 7 days", "custom_id": "cs:snooze:at_risk_health:acc_0042"},
+            {"type": 2, "style": 2, "label": "Open account", "custom_id": "cs:open:acc_0042"},
+        ]
+    }])
 }
 
 fn scorecard() -> Message {
@@ -127,7 +140,7 @@ fn long_alert() -> Message {
         footer: "rule portfolio_risk".to_string(),
         mentions: vec!["Ana Ruiz".to_string()],
         image: None,
-        actions: vec![],
+        actions: Action::for_alert("portfolio_risk", "portfolio", None),
     }
 }
 
@@ -342,11 +355,30 @@ fn assert_discord_accepts(body: &Value) {
         }
     }
     assert!(total <= 6000, "embeds total {total}");
+    // Always a list, so that an edit clears old buttons: at most 5 rows of at most 5 buttons.
+    let rows = body["components"].as_array().expect("components is a list");
+    assert!(rows.len() <= 5, "{} action rows", rows.len());
+    for row in rows {
+        assert_eq!(row["type"], 1);
+        let buttons = row["components"].as_array().expect("buttons");
+        assert!(
+            (1..=5).contains(&buttons.len()),
+            "{} buttons",
+            buttons.len()
+        );
+        for b in buttons {
+            assert_eq!(b["type"], 2);
+            assert!((1..=80).contains(&chars(&b["label"])), "label {b}");
+            assert!((1..=100).contains(&chars(&b["custom_id"])), "custom_id {b}");
+        }
+    }
 }
 
+/// The bot of a configuration with `[chat.discord]`: its messages show their buttons.
 fn bot(server: &MockServer) -> DiscordBotSink {
     DiscordBotSink::new(CHANNEL, TOKEN.to_string(), Some(server.uri()), owners())
         .expect("a valid sink")
+        .with_buttons(true)
 }
 
 fn webhook(server: &MockServer) -> DiscordWebhookSink {
@@ -397,7 +429,30 @@ async fn the_bot_posts_an_alert_with_a_nonce_and_pings_only_known_owners() {
         Some(&b"application/json"[..])
     );
     assert_discord_accepts(&body);
+    assert_eq!(body["components"], alert_buttons());
     insta::assert_json_snapshot!("bot_alert", body);
+}
+
+#[test]
+fn buttons_are_one_action_row_with_acknowledge_primary() {
+    let row = components(&alert().actions);
+    assert_eq!(serde_json::to_value(&row).expect("JSON"), alert_buttons());
+    assert_eq!(components(&[]), vec![]);
+    // Buttons pressed on a message go back to cs-pulse as these ids.
+    for b in &row[0].components {
+        assert!(Action::parse_id(&b.custom_id).is_some(), "{}", b.custom_id);
+    }
+}
+
+#[tokio::test]
+async fn without_chat_commands_the_bot_shows_no_buttons() {
+    let server = MockServer::start().await;
+    mount_create(&server, 1_100_000_000_000_000_600).await;
+    let sink = DiscordBotSink::new(CHANNEL, TOKEN.to_string(), Some(server.uri()), owners())
+        .expect("a valid sink");
+    sink.post(&alert(), "knobuttons").await.expect("posted");
+    let body: Value = requests(&server).await[0].body_json().expect("JSON");
+    assert_eq!(body["components"], json!([]));
 }
 
 #[tokio::test]
@@ -432,6 +487,9 @@ async fn a_very_long_alert_is_split_into_parts_that_each_fit_every_limit() {
                 all_text += "\n";
             }
         }
+        // The buttons sit under the whole message: on its last part only.
+        let buttons = body["components"].as_array().map_or(0, Vec::len);
+        assert_eq!(buttons, usize::from(i + 1 == reqs.len()), "part {i}");
         summary.push(json!({
             "content": body["content"],
             "embeds": embeds.iter().map(|e| json!({
@@ -689,6 +747,8 @@ async fn the_bot_edits_in_place_and_folds_surplus_parts() {
     resolved.title = "Resolved: Acme_Corp".to_string();
     resolved.tone = Tone::Good;
     resolved.mentions.clear();
+    // A resolved alert has no buttons (outbox::mark_resolved drops them).
+    resolved.actions.clear();
     let sink = bot(&server);
     assert!(sink.can_edit());
     sink.edit(
@@ -708,6 +768,10 @@ async fn the_bot_edits_in_place_and_folds_surplus_parts() {
         .collect();
     assert_eq!(bodies.len(), 2);
     assert!(bodies[0].get("nonce").is_none());
+    // `components: []` removes the buttons the alert was posted with.
+    for body in &bodies {
+        assert_eq!(body["components"], json!([]));
+    }
     insta::assert_json_snapshot!("bot_edit", bodies);
 }
 
@@ -758,10 +822,12 @@ async fn the_webhook_posts_with_wait_true_and_returns_the_message_id() {
     assert!(body.get("nonce").is_none(), "webhooks take no nonce");
     assert_discord_accepts(&body);
     assert_eq!(body, {
-        // The same rendering as the bot's, without the nonce.
-        let mut parts: Vec<DiscordPayload> = render(&alert(), &owners());
+        // The same rendering as the bot's, without the nonce and without buttons (a webhook's
+        // message belongs to no application that could answer a press).
+        let mut parts: Vec<DiscordPayload> = render(&without_actions(&alert()), &owners());
         serde_json::to_value(parts.remove(0)).expect("JSON")
     });
+    assert_eq!(body["components"], json!([]));
     insta::assert_json_snapshot!("webhook_alert", body);
 }
 

@@ -1,7 +1,13 @@
 //! The configured channels as sinks: each `[channels.NAME]` becomes the [`Sink`] of its kind,
 //! with its secrets read from the environment now (and only now), and `[owners]` turned into
 //! each platform's mention map. Every channel that cannot be built is reported at once.
+//!
+//! It also decides which channels show buttons: only those whose platform calls cs-pulse back
+//! when one is pressed, the `discord` bot channels when `[chat.discord]` is configured and the
+//! Slack bot channels when `[chat.slack]` is. Webhook channels never show them (a Discord
+//! webhook's buttons reach no application, a Slack incoming webhook's no app that answers).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -9,7 +15,7 @@ use super::discord_bot::DiscordBotSink;
 use super::discord_webhook::DiscordWebhookSink;
 use super::slack_sink::{SlackBotSink, SlackWebhookSink};
 use super::webhook::WebhookSink;
-use super::Sink;
+use super::{Message, Sink};
 use crate::config::{ChannelConfig, ChannelSettings, Config, Owners, SlackSettings};
 
 /// Channels that could not be built, one line each ("channel `cs`: ...").
@@ -25,7 +31,7 @@ pub fn build_sinks(
     let mut sinks = BTreeMap::new();
     let mut errors = vec![];
     for channel in &config.channels {
-        match build(channel, &config.owners, &console) {
+        match build(channel, config, &console) {
             Ok(sink) => {
                 sinks.insert(channel.name.clone(), sink);
             }
@@ -53,11 +59,23 @@ fn slack_ids(owners: &Owners) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `message` as a channel without buttons shows it: without its actions.
+pub fn without_actions(message: &Message) -> Cow<'_, Message> {
+    if message.actions.is_empty() {
+        return Cow::Borrowed(message);
+    }
+    Cow::Owned(Message {
+        actions: vec![],
+        ..message.clone()
+    })
+}
+
 fn build(
     channel: &ChannelConfig,
-    owners: &Owners,
+    config: &Config,
     console: &Arc<dyn Sink>,
 ) -> Result<Arc<dyn Sink>, String> {
+    let owners = &config.owners;
     let err = |e: &dyn std::fmt::Display| e.to_string();
     Ok(match &channel.settings {
         ChannelSettings::Console => console.clone(),
@@ -65,7 +83,8 @@ fn build(
             let token = d.token.resolve("Discord bot token").map_err(|e| err(&e))?;
             Arc::new(
                 DiscordBotSink::new(d.channel_id, token, d.api_base.clone(), discord_ids(owners))
-                    .map_err(|e| err(&e))?,
+                    .map_err(|e| err(&e))?
+                    .with_buttons(config.chat.discord.is_some()),
             )
         }
         ChannelSettings::DiscordWebhook { url } => {
@@ -85,7 +104,8 @@ fn build(
             let token = token.resolve("Slack bot token").map_err(|e| err(&e))?;
             Arc::new(
                 SlackBotSink::new(token, id, api_base.as_deref(), slack_ids(owners))
-                    .map_err(|e| err(&e))?,
+                    .map_err(|e| err(&e))?
+                    .with_buttons(config.chat.slack.is_some()),
             )
         }
         ChannelSettings::Webhook(w) => {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::text::{chars, pack_lines, truncate};
-use super::{Image, Message, SendError};
+use super::{Action, ActionKind, Image, Message, SendError};
 use crate::config::Owners;
 
 /// Discord's documented limits, in characters (Unicode scalar values) unless said otherwise.
@@ -48,6 +48,14 @@ pub mod limits {
     pub const ATTACHMENT_DESCRIPTION: usize = 1024;
     /// A message `nonce`.
     pub const NONCE: usize = 25;
+    /// Action rows per message (a count).
+    pub const ACTION_ROWS: usize = 5;
+    /// Buttons per action row (a count).
+    pub const BUTTONS: usize = 5;
+    /// A button's `label`.
+    pub const BUTTON_LABEL: usize = 80;
+    /// A component's `custom_id`.
+    pub const CUSTOM_ID: usize = 100;
 }
 
 /// What stands in for an empty value, which Discord refuses.
@@ -69,6 +77,9 @@ pub struct DiscordPayload {
     pub allowed_mentions: AllowedMentions,
     /// The image's upload slot (`files[0]` in the multipart body), on the first message only.
     pub attachments: Vec<AttachmentRef>,
+    /// The message's buttons, as one action row, on the last message only. Always serialized
+    /// (`[]` without buttons), so that an edit removes the buttons of a resolved alert.
+    pub components: Vec<ActionRow>,
     /// Set by the bot sink: the outbox key and part index, for Discord's de-duplication.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
@@ -128,6 +139,56 @@ pub struct AttachmentRef {
     /// The alt text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// A row of buttons (component type 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionRow {
+    /// Always 1.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub components: Vec<Button>,
+}
+
+/// A button (component type 2) that sends an interaction with its `custom_id` when pressed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Button {
+    /// Always 2.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// 1 primary (blurple), 2 secondary (grey).
+    pub style: u8,
+    pub label: String,
+    /// [`Action::id`], read back with [`Action::parse_id`].
+    pub custom_id: String,
+}
+
+/// The action row of `actions`: Acknowledge as the primary button, the others secondary. No row
+/// when there are no actions. Actions past Discord's five buttons per row, or whose id is longer
+/// than a `custom_id` may be, are left out (the alert can still be handled with commands).
+pub fn components(actions: &[Action]) -> Vec<ActionRow> {
+    let buttons: Vec<Button> = actions
+        .iter()
+        .map(|a| (a, a.id()))
+        .filter(|(_, id)| chars(id) <= limits::CUSTOM_ID)
+        .take(limits::BUTTONS)
+        .map(|(a, custom_id)| Button {
+            kind: 2,
+            style: match a.kind {
+                ActionKind::Ack => 1,
+                ActionKind::Snooze | ActionKind::Open => 2,
+            },
+            label: truncate(a.label(), limits::BUTTON_LABEL),
+            custom_id,
+        })
+        .collect();
+    if buttons.is_empty() {
+        return vec![];
+    }
+    vec![ActionRow {
+        kind: 1,
+        components: buttons,
+    }]
 }
 
 impl Embed {
@@ -216,6 +277,22 @@ impl DiscordPayload {
                     format!("embeds[{i}].fields[{j}].value"),
                     chars(&f.value),
                     FIELD_VALUE,
+                );
+            }
+        }
+        over("components".into(), self.components.len(), ACTION_ROWS);
+        for (i, row) in self.components.iter().enumerate() {
+            over(format!("components[{i}]"), row.components.len(), BUTTONS);
+            for (j, b) in row.components.iter().enumerate() {
+                over(
+                    format!("components[{i}].components[{j}].label"),
+                    chars(&b.label),
+                    BUTTON_LABEL,
+                );
+                over(
+                    format!("components[{i}].components[{j}].custom_id"),
+                    chars(&b.custom_id),
+                    CUSTOM_ID,
                 );
             }
         }
@@ -368,7 +445,8 @@ pub fn bullet(line: &str) -> String {
 /// single line longer than its slot is truncated with the cut marker. Text from the data is
 /// markdown-escaped ([`escape_markdown`]) except the title and footer, which Discord shows plain.
 /// Mentions go in the first message's content; more than 2000 characters or 100 pinged users
-/// continue in the content of the following messages.
+/// continue in the content of the following messages. The message's actions become one row of
+/// buttons ([`components`]) on the last message, under everything they act on.
 pub fn render(message: &Message, mentions: &BTreeMap<String, u64>) -> Vec<DiscordPayload> {
     let mut layout = Layout::new(message.tone.color());
 
@@ -447,6 +525,11 @@ pub fn render(message: &Message, mentions: &BTreeMap<String, u64>) -> Vec<Discor
                 users: chunk.users,
             },
             attachments,
+            components: if i + 1 == count {
+                components(&message.actions)
+            } else {
+                vec![]
+            },
             nonce: None,
             enforce_nonce: None,
         });

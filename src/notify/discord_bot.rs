@@ -22,6 +22,7 @@ use serenity::http::{
 use serenity::model::id::{ChannelId, MessageId};
 use sha2::{Digest, Sha256};
 
+use super::channels::without_actions;
 use super::discord::{
     continued_above, created_message_id, error_from_transport, http_client, limits, payload_json,
     read_response, render, DiscordPayload, SetupError,
@@ -37,6 +38,8 @@ pub struct DiscordBotSink {
     channel_id: ChannelId,
     /// Owner name → Discord user id, for mentions.
     mentions: BTreeMap<String, u64>,
+    /// Whether messages show their buttons (cs-pulse answers this application's interactions).
+    buttons: bool,
 }
 
 impl fmt::Debug for DiscordBotSink {
@@ -78,7 +81,24 @@ impl DiscordBotSink {
             client,
             channel_id,
             mentions,
+            buttons: false,
         })
+    }
+
+    /// The same sink, showing the messages' buttons when `on`: only when cs-pulse answers the
+    /// interactions of the bot's application (`[chat.discord]`); otherwise a press would fail.
+    pub fn with_buttons(mut self, on: bool) -> Self {
+        self.buttons = on;
+        self
+    }
+
+    /// `message` as this channel shows it.
+    fn shown<'m>(&self, message: &'m Message) -> std::borrow::Cow<'m, Message> {
+        if self.buttons {
+            std::borrow::Cow::Borrowed(message)
+        } else {
+            without_actions(message)
+        }
     }
 
     /// Performs `req` through serenity (its rate limiter when on) and returns the body of a 2xx
@@ -141,7 +161,10 @@ impl Sink for DiscordBotSink {
     /// de-duplication window of a few minutes).
     async fn post(&self, message: &Message, key: &str) -> Result<DeliveryIds, SendError> {
         let mut ids = vec![];
-        for (i, mut part) in render(message, &self.mentions).into_iter().enumerate() {
+        for (i, mut part) in render(&self.shown(message), &self.mentions)
+            .into_iter()
+            .enumerate()
+        {
             part.nonce = Some(nonce(key, i));
             part.enforce_nonce = Some(true);
             ids.push(self.create(&part, message.image.as_ref()).await?);
@@ -169,7 +192,7 @@ impl Sink for DiscordBotSink {
                 "no Discord message to edit (no ids)".to_string(),
             ));
         };
-        let parts = render(message, &self.mentions);
+        let parts = render(&self.shown(message), &self.mentions);
         for (i, id) in ids.iter().enumerate() {
             let payload = parts.get(i).cloned().unwrap_or_else(continued_above);
             self.replace(*id, &payload, message.image.as_ref()).await?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
-use super::{Message, SendError, Sink, Tone};
+use super::{ActionKind, Message, SendError, Sink, Tone};
 use crate::alerts::Event;
 use crate::report::format;
 use crate::store::{OutboxStore, StoreError};
@@ -123,9 +123,12 @@ pub struct OutboxRow {
 const RESOLVED_MARK: &str = "✅";
 
 /// The original alert message with `lines` (indices into its first section) marked resolved,
-/// and, when `all` its subjects are resolved, its title and color too.
+/// and, when `all` its subjects are resolved, its title and color too. Its buttons go: they
+/// belong to alerts about one subject, which has now resolved and can no longer be
+/// acknowledged or snoozed.
 pub fn mark_resolved(original: &Message, lines: &[usize], all: bool) -> Message {
     let mut m = original.clone();
+    m.actions.clear();
     if let Some(section) = m.sections.first_mut() {
         for &i in lines {
             if let Some(line) = section.lines.get_mut(i) {
@@ -145,13 +148,28 @@ pub fn mark_resolved(original: &Message, lines: &[usize], all: bool) -> Message 
 }
 
 /// The alert message cut down to `keep` of its subjects: their lines, a recount of those beyond
-/// the lines, and the count in the title.
+/// the lines, the count in the title, and only the buttons about them (a resolved notice has
+/// none at all).
 pub fn restrict(message: &Message, alert: &AlertPost, keep: &[String]) -> Message {
+    let mut m = message.clone();
+    if alert.event == Event::Resolved {
+        m.actions.clear();
+    }
     if keep.len() == alert.subjects.len() {
-        return message.clone();
+        return m;
     }
     let keep: HashSet<&str> = keep.iter().map(String::as_str).collect();
-    let mut m = message.clone();
+    m.actions.retain(|a| {
+        let subject = match a.kind {
+            ActionKind::Open => a.target.as_str(),
+            ActionKind::Ack | ActionKind::Snooze => a
+                .target
+                .strip_prefix(alert.rule.as_str())
+                .and_then(|rest| rest.strip_prefix(':'))
+                .unwrap_or(""),
+        };
+        keep.contains(subject)
+    });
     if let Some(section) = m.sections.first_mut() {
         let mut lines: Vec<String> = alert
             .subjects

@@ -19,6 +19,9 @@
 //!   [`FALLBACK_TEXT_MAX`]. [`limit_violations`] checks a payload against all of them.
 //! - No line is lost: a long message becomes several payloads, in order; only a single line
 //!   longer than a whole section is cut.
+//! - Buttons: the message's actions become one `actions` block of buttons at the end of the
+//!   last payload (`action_id` = [`Action::id`], `value` = the action's target), under what they
+//!   act on. Only the bot sink of a Slack app that answers interactions keeps them.
 //! - Images: an incoming webhook cannot upload files, so the image is shown as its `alt` text in
 //!   a context line. The bot sink keeps that line (the message reads the same everywhere) and
 //!   uploads the picture itself next to it.
@@ -28,7 +31,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::text::{chars, pack_lines, CUT_MARKER};
-use super::{Field, Message};
+use super::{Action, ActionKind, Field, Message};
 
 /// Blocks in one message.
 pub const MAX_BLOCKS: usize = 50;
@@ -53,6 +56,14 @@ pub const MESSAGE_TEXT_BUDGET: usize = 10_000;
 pub const BLOCK_OVERHEAD: usize = 50;
 /// Characters of field text in one section block, so that one block fits any message.
 pub const FIELDS_TEXT_BUDGET: usize = 4_000;
+/// Elements in one actions block.
+pub const ACTION_ELEMENTS_MAX: usize = 25;
+/// Characters in a button's text.
+pub const BUTTON_TEXT_MAX: usize = 75;
+/// Characters in a button's `action_id`.
+pub const ACTION_ID_MAX: usize = 255;
+/// Characters in a button's `value`.
+pub const BUTTON_VALUE_MAX: usize = 2000;
 /// Characters of the top-level `text` we send: Slack shows it in notifications and to clients
 /// that cannot render blocks, and recommends keeping it short (it cuts at 40,000).
 pub const FALLBACK_TEXT_MAX: usize = 3000;
@@ -82,6 +93,44 @@ pub enum Block {
     },
     /// Small print: the footer, an image's description.
     Context { elements: Vec<TextObject> },
+    /// Buttons; a press is sent to the app's interactivity URL.
+    Actions { elements: Vec<ButtonElement> },
+}
+
+/// A button element of an actions block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ButtonElement {
+    /// Always `button`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Plain text.
+    pub text: TextObject,
+    /// [`Action::id`], read back with [`Action::parse_id`].
+    pub action_id: String,
+    /// The action's target (`rule:subject`, or an account id).
+    pub value: String,
+    /// `primary` (green) on Acknowledge; the others are default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style: Option<&'static str>,
+}
+
+/// The actions block of `actions`, Acknowledge as the primary button; none without actions.
+/// Actions whose id or target would break Slack's limits are left out.
+pub fn actions_block(actions: &[Action]) -> Option<Block> {
+    let elements: Vec<ButtonElement> = actions
+        .iter()
+        .map(|a| (a, a.id()))
+        .filter(|(a, id)| chars(id) <= ACTION_ID_MAX && chars(&a.target) <= BUTTON_VALUE_MAX)
+        .take(ACTION_ELEMENTS_MAX)
+        .map(|(a, action_id)| ButtonElement {
+            kind: "button",
+            text: TextObject::plain(a.label().to_string()),
+            action_id,
+            value: a.target.clone(),
+            style: (a.kind == ActionKind::Ack).then_some("primary"),
+        })
+        .collect();
+    (!elements.is_empty()).then_some(Block::Actions { elements })
 }
 
 /// A Block Kit text object.
@@ -184,6 +233,8 @@ pub fn render(message: &Message, mentions: &BTreeMap<String, String>) -> Vec<Sla
             elements: small_print,
         });
     }
+    // Last, so that the split puts it at the end of the last payload.
+    blocks.extend(actions_block(&message.actions));
 
     let parts = split(blocks);
     let n = parts.len();
@@ -224,6 +275,7 @@ pub fn block_cost(block: &Block) -> usize {
         Block::Header { text } => chars(text.text()),
         Block::Section { text, fields } => text.iter().chain(fields).map(|t| chars(t.text())).sum(),
         Block::Context { elements } => elements.iter().map(|t| chars(t.text())).sum(),
+        Block::Actions { elements } => elements.iter().map(|b| chars(b.text.text())).sum(),
     };
     texts + BLOCK_OVERHEAD
 }
@@ -288,6 +340,29 @@ pub fn limit_violations(payload: &SlackPayload) -> Vec<String> {
                         CONTEXT_TEXT_MAX,
                         &mut out,
                     );
+                }
+            }
+            Block::Actions { elements } => {
+                if elements.is_empty() || elements.len() > ACTION_ELEMENTS_MAX {
+                    out.push(format!("block {i}: {} action elements", elements.len()));
+                }
+                for b in elements {
+                    check(
+                        &format!("block {i}: button"),
+                        &b.text,
+                        BUTTON_TEXT_MAX,
+                        &mut out,
+                    );
+                    if !matches!(b.text, TextObject::PlainText { .. }) {
+                        out.push(format!("block {i}: button text is not plain text"));
+                    }
+                    let (id, value) = (chars(&b.action_id), chars(&b.value));
+                    if id == 0 || id > ACTION_ID_MAX {
+                        out.push(format!("block {i}: action_id has {id} characters"));
+                    }
+                    if value > BUTTON_VALUE_MAX {
+                        out.push(format!("block {i}: button value has {value} characters"));
+                    }
                 }
             }
         }
