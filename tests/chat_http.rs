@@ -20,7 +20,7 @@ use cs_pulse::chat::answers::alerts::firing;
 use cs_pulse::chat::discord::http::register_commands;
 use cs_pulse::chat::slack::verify::SigningSecret;
 use cs_pulse::chat::Desk;
-use cs_pulse::config::{Access, ChatConfig, DiscordChat, DiscordMode, Secret, SlackChat};
+use cs_pulse::config::{Access, Audience, ChatConfig, DiscordChat, DiscordMode, Secret, SlackChat};
 use cs_pulse::scheduler::Clock;
 use cs_pulse::server::{self, ServerOptions};
 
@@ -61,6 +61,14 @@ fn chat_config(discord_api: &str) -> ChatConfig {
             signing_secret: Secret::from_env_var(SLACK_SECRET_VAR),
             access: Access::default(),
         }),
+    }
+}
+
+/// Access for holders of id `999` only (not the callers of these tests).
+fn strict() -> Access {
+    Access {
+        revenue: Audience::Only(["999".to_string()].into()),
+        act: Audience::Only(["999".to_string()].into()),
     }
 }
 
@@ -289,6 +297,22 @@ async fn discord_interactions_endpoint() {
             "data": {"custom_id": custom_id, "component_type": 2}
         })
     };
+    let mut locked_chat = chat.clone();
+    if let Some(d) = locked_chat.discord.as_mut() {
+        d.access = strict();
+    }
+    let locked = serve(desk.clone(), &locked_chat, server::ANSWER_WITHIN).await;
+    let (_, refused) = discord(
+        &locked,
+        &press("tok-locked", format!("cs:ack:{}", alert.reference())),
+    )
+    .await;
+    assert_eq!(refused["type"], 4);
+    assert_eq!(refused["data"]["flags"], 64);
+    assert_eq!(
+        refused["data"]["embeds"][0]["title"], "Acknowledge: not allowed",
+        "the member's roles (555) are not in act_roles"
+    );
     let (status, acked) = discord(
         &base,
         &press("tok-btn", format!("cs:ack:{}", alert.reference())),
@@ -579,10 +603,29 @@ async fn slack_commands_and_interactivity() {
         "{reply}"
     );
 
+    let mut locked_chat = chat.clone();
+    if let Some(sl) = locked_chat.slack.as_mut() {
+        sl.access = strict();
+    }
+    let locked = serve(desk.clone(), &locked_chat, server::ANSWER_WITHIN).await;
+    let body = format!(
+        "payload={}",
+        enc(&payload(format!("cs:snooze:{}", alert.reference())))
+    );
+    let (status, _) = slack(&locked, "/slack/interactions", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let posted = received(&hooks, 3).await;
+    let refusal = json_of(posted.last().expect("refusal"));
+    assert_eq!(refusal["response_type"], "ephemeral");
+    assert_eq!(
+        refusal["blocks"][0]["text"]["text"], "Snooze 7 days: not allowed",
+        "the user (U2147483697) is not in act_users"
+    );
+
     let body = format!("payload={}", enc(&payload("somebody-else:button".into())));
     let (status, _) = slack(&base, "/slack/interactions", &body).await;
     assert_eq!(status, StatusCode::OK);
-    let posted = received(&hooks, 3).await;
+    let posted = received(&hooks, 4).await;
     let note = json_of(posted.last().expect("note"));
     assert_eq!(note["response_type"], "ephemeral");
     assert_eq!(

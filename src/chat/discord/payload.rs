@@ -85,6 +85,13 @@ fn response_data(rendered: Value, ephemeral: bool) -> Value {
     if data.get("content").and_then(Value::as_str) == Some("") {
         data.remove("content");
     }
+    if data
+        .get("components")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+    {
+        data.remove("components");
+    }
     data.insert("allowed_mentions".into(), json!({ "parse": [] }));
     if ephemeral {
         data.insert("flags".into(), json!(EPHEMERAL));
