@@ -14,7 +14,7 @@ use cs_pulse::notify::slack::{
     escape, limit_violations, render, Block, SlackPayload, TextObject, FIELDS_MAX, MAX_BLOCKS,
 };
 use cs_pulse::notify::slack_sink::{SlackBotSink, SlackWebhookSink};
-use cs_pulse::notify::{Field, Image, Message, Section, SendError, Sink, Tone};
+use cs_pulse::notify::{Action, Field, Image, Message, Section, SendError, Sink, Tone};
 
 const TOKEN: &str = "xoxb-test-token-0000";
 /// The secret part of an incoming webhook URL.
@@ -56,8 +56,43 @@ fn alert() -> Message {
         footer: "rule health_drop · data as of 2024-05-01".to_string(),
         mentions: vec!["Ana Ruiz".to_string(), "Bob <Ops>".to_string()],
         image: None,
-        actions: vec![],
+        actions: Action::for_alert("health_drop", "acc_0042", Some("acc_0042")),
     }
+}
+
+/// The actions block of [`alert`], exactly as Block Kit documents buttons.
+fn alert_buttons() -> Value {
+    json!({
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Acknowledge", "emoji": true},
+                "action_id": "cs:ack:health_drop:acc_0042",
+                "value": "health_drop:acc_0042",
+                "style": "primary"
+            },
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Snooze 7 days", "emoji": true},
+                "action_id": "cs:snooze:health_drop:acc_0042",
+                "value": "health_drop:acc_0042"
+            },
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Open account", "emoji": true},
+                "action_id": "cs:open:acc_0042",
+                "value": "acc_0042"
+            }
+        ]
+    })
+}
+
+/// Whether a posted body (or payload) has an actions block.
+fn has_buttons(body: &Value) -> bool {
+    body["blocks"]
+        .as_array()
+        .is_some_and(|b| b.iter().any(|b| b["type"] == "actions"))
 }
 
 fn with_image() -> Message {
@@ -99,6 +134,7 @@ fn huge() -> Message {
             fields,
         }],
         footer: "generated".to_string(),
+        actions: Action::for_alert("portfolio_review", "portfolio", None),
         ..Message::default()
     }
 }
@@ -185,6 +221,12 @@ fn renders_an_alert() {
     let payloads = render(&alert(), &mentions());
     assert_eq!(payloads.len(), 1);
     assert!(limit_violations(&payloads[0]).is_empty());
+    // The buttons come last, under everything they act on.
+    let blocks = serde_json::to_value(&payloads[0].blocks).expect("JSON");
+    assert_eq!(
+        blocks.as_array().and_then(|b| b.last()),
+        Some(&alert_buttons())
+    );
     insta::assert_json_snapshot!("alert_payload", payloads);
 }
 
@@ -202,7 +244,7 @@ fn escapes_hostile_account_names_and_broadcasts() {
         .flat_map(|b| match b {
             Block::Section { text, fields } => text.iter().chain(fields).collect::<Vec<_>>(),
             Block::Context { elements } => elements.iter().collect(),
-            Block::Header { .. } => vec![],
+            Block::Header { .. } | Block::Actions { .. } => vec![],
         })
         .map(TextObject::text)
         .collect();
@@ -239,6 +281,22 @@ fn splits_a_huge_message_within_every_limit() {
         assert!(p.blocks.len() <= MAX_BLOCKS);
     }
     assert_no_line_lost(&message, &payloads);
+    // The buttons: once, as the very last block.
+    for (i, p) in payloads.iter().enumerate() {
+        let last = i + 1 == payloads.len();
+        let at: Vec<usize> = (p.blocks.iter().enumerate())
+            .filter(|(_, b)| matches!(b, Block::Actions { .. }))
+            .map(|(j, _)| j)
+            .collect();
+        assert_eq!(
+            at,
+            if last {
+                vec![p.blocks.len() - 1]
+            } else {
+                vec![]
+            }
+        );
+    }
     let fields = field_texts(&payloads);
     assert_eq!(fields.len(), 40);
     for (i, f) in fields.iter().enumerate() {
@@ -384,20 +442,27 @@ fn message_strategy() -> impl Strategy<Value = Message> {
         text_strategy(200),
         proptest::collection::vec("[A-Za-z <>&]{1,20}", 0..5),
         proptest::option::of(text_strategy(200)),
+        any::<bool>(),
     )
-        .prop_map(|(title, sections, footer, mentions, alt)| Message {
-            title,
-            tone: Tone::Info,
-            sections,
-            footer,
-            mentions,
-            image: alt.map(|alt| Image {
-                filename: "chart.png".to_string(),
-                alt,
-                png: vec![1, 2, 3],
-            }),
-            actions: vec![],
-        })
+        .prop_map(
+            |(title, sections, footer, mentions, alt, buttons)| Message {
+                title,
+                tone: Tone::Info,
+                sections,
+                footer,
+                mentions,
+                image: alt.map(|alt| Image {
+                    filename: "chart.png".to_string(),
+                    alt,
+                    png: vec![1, 2, 3],
+                }),
+                actions: if buttons {
+                    Action::for_alert("rule", "acc:<&>", Some("acc:<&>"))
+                } else {
+                    vec![]
+                },
+            },
+        )
 }
 
 proptest! {
@@ -460,6 +525,8 @@ async fn webhook_posts_the_payload_and_answers_the_outbox_key() {
     let got = requests(&server).await;
     assert_eq!(got.len(), 1);
     assert_eq!(header(&got[0], "content-type"), "application/json");
+    // An incoming webhook is no app that answers presses: no buttons.
+    assert!(!has_buttons(&json_of(&got[0])));
     insta::assert_json_snapshot!("webhook_request", json_of(&got[0]));
     let edit = sink.edit(&["k-0001".to_string()], &alert()).await;
     assert!(matches!(edit, Err(SendError::Permanent(_))));
@@ -560,6 +627,7 @@ fn posted(channel: &str, ts: &str) -> Value {
     })
 }
 
+/// The bot of a configuration with `[chat.slack]`: its messages show their buttons.
 fn bot_sink(server: &MockServer) -> SlackBotSink {
     SlackBotSink::new(
         TOKEN.to_string(),
@@ -568,6 +636,28 @@ fn bot_sink(server: &MockServer) -> SlackBotSink {
         mentions(),
     )
     .unwrap_or_else(|e| panic!("{e}"))
+    .with_buttons(true)
+}
+
+#[tokio::test]
+async fn without_chat_commands_the_bot_shows_no_buttons() {
+    let server = MockServer::start().await;
+    api_answer(
+        &server,
+        "chat.postMessage",
+        ResponseTemplate::new(200).set_body_json(posted("C024BE91L", "1503435956.000248")),
+    )
+    .await;
+    let sink = SlackBotSink::new(
+        TOKEN.to_string(),
+        "C024BE91L",
+        Some(&format!("{}/api/", server.uri())),
+        mentions(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    sink.post(&alert(), "k-nobuttons").await.expect("posted");
+    let got = requests(&server).await;
+    assert!(!has_buttons(&json_of(&got[0])));
 }
 
 async fn api_answer(server: &MockServer, api_method: &str, template: ResponseTemplate) {
@@ -607,6 +697,8 @@ async fn bot_posts_with_chat_post_message_and_edits_with_chat_update() {
     let mut resolved = alert();
     resolved.title = "Resolved: <script> & Co.".to_string();
     resolved.tone = Tone::Good;
+    // A resolved alert has no buttons (outbox::mark_resolved drops them).
+    resolved.actions.clear();
     let edit = sink
         .edit(&["C024BE91L:1503435956.000247".to_string()], &resolved)
         .await;
@@ -619,8 +711,11 @@ async fn bot_posts_with_chat_post_message_and_edits_with_chat_update() {
         assert_eq!(header(r, "content-type"), "application/json; charset=utf-8");
     }
     assert_eq!(got[0].url.path(), "/api/chat.postMessage");
+    assert!(has_buttons(&json_of(&got[0])));
     insta::assert_json_snapshot!("bot_post_message_request", json_of(&got[0]));
     assert_eq!(got[1].url.path(), "/api/chat.update");
+    // The update replaces every block: the buttons are gone.
+    assert!(!has_buttons(&json_of(&got[1])));
     insta::assert_json_snapshot!("bot_chat_update_request", json_of(&got[1]));
 }
 
