@@ -10,7 +10,7 @@ mod common;
 
 use chrono::{DateTime, Utc};
 
-use cs_pulse::alerts::Phase;
+use cs_pulse::alerts::{AlertKey, AlertState, Phase};
 use cs_pulse::chat::answers::alerts::{firing, AlertView};
 use cs_pulse::chat::command::spec;
 use cs_pulse::chat::{parse_text, Caller, Command, Desk, ParamKind, Reply, Syntax};
@@ -303,4 +303,25 @@ async fn alert_commands_help_and_autocomplete_on_the_demo() {
     for x in [a, b, c, e] {
         assert_eq!(states[&x.key].phase, Phase::Firing);
     }
+
+    // Once everything has resolved: nothing to list, nothing to acknowledge.
+    let resolved: Vec<(AlertKey, AlertState)> = states
+        .into_iter()
+        .filter(|(_, st)| st.phase == Phase::Firing)
+        .map(|(k, mut st)| {
+            st.phase = Phase::Resolved;
+            st.resolved_at = Some(now);
+            st.ack = None;
+            (k, st)
+        })
+        .collect();
+    desk.store.save_alert_states(&resolved).await.unwrap();
+    insta::assert_snapshot!(
+        "alerts_list_none_firing",
+        ask(&desk, &discord, Command::Alerts, now).await
+    );
+    insta::assert_snapshot!(
+        "ack_resolved",
+        ask(&desk, &discord, ack_cmd(&a.reference()), now).await
+    );
 }

@@ -7,8 +7,6 @@
 //! `silence add` and `ack` do, so the next evaluation honours them. A target that names nothing
 //! gets a private reply with the closest references and an example, never an error.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
 
@@ -138,6 +136,17 @@ fn when(desk: &Desk, t: DateTime<Utc>) -> String {
     t.with_timezone(&desk.config.timezone)
         .format("%Y-%m-%d %H:%M %Z")
         .to_string()
+}
+
+/// What the caller typed, quoted and cut short, for replies that say it names nothing.
+fn quoted(text: &str) -> String {
+    const SHOWN: usize = 80;
+    let text = text.trim();
+    if text.chars().count() <= SHOWN {
+        format!("\"{text}\"")
+    } else {
+        format!("\"{}…\"", text.chars().take(SHOWN).collect::<String>())
+    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -492,8 +501,8 @@ pub async fn snooze(
                 .collect();
             let close = closest(desk, target, &firing, true).await;
             let mut lines = vec![format!(
-                "\"{}\" is neither an alert (rule:account) nor an account cs-pulse knows",
-                target.trim()
+                "{} is neither an alert (rule:account) nor an account cs-pulse knows",
+                quoted(target)
             )];
             lines.extend(offer(close, &firing));
             lines.extend(example_line("snooze", caller.syntax, &firing));
@@ -606,8 +615,8 @@ pub async fn ack(desk: &Desk, caller: &Caller, alert: &str, now: DateTime<Utc>) 
                 .collect();
             let refs: Vec<String> = of_account.iter().map(AlertView::reference).collect();
             let mut lines = vec![format!(
-                "\"{}\" is an account; acknowledge one of its alerts by rule:account",
-                alert.trim()
+                "{} is an account; acknowledge one of its alerts by rule:account",
+                quoted(alert)
             )];
             if refs.is_empty() {
                 lines.push(format!("{name} has no firing alerts."));
@@ -623,8 +632,8 @@ pub async fn ack(desk: &Desk, caller: &Caller, alert: &str, now: DateTime<Utc>) 
             ));
         }
         Target::Rule(_) | Target::Unknown => format!(
-            "\"{}\" is not a firing alert (write it as rule:account)",
-            alert.trim()
+            "{} is not a firing alert (write it as rule:account)",
+            quoted(alert)
         ),
     };
     let mut lines = vec![problem];
@@ -639,13 +648,4 @@ pub async fn ack(desk: &Desk, caller: &Caller, alert: &str, now: DateTime<Utc>) 
         lines,
         Tone::Warning,
     ))
-}
-
-/// Firing alerts per subject, for answers that show an account's open alerts.
-pub async fn firing_by_subject(desk: &Desk) -> Result<BTreeMap<String, Vec<AlertView>>> {
-    let mut out: BTreeMap<String, Vec<AlertView>> = BTreeMap::new();
-    for a in firing(desk).await? {
-        out.entry(a.key.subject.clone()).or_default().push(a);
-    }
-    Ok(out)
 }

@@ -240,3 +240,65 @@ fn periods(desk: &Desk, typed: &str, now: DateTime<Utc>) -> Vec<Choice> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(name: String, value: String) -> Choice {
+        Choice { name, value }
+    }
+
+    #[test]
+    fn choices_fit_discord_limits() {
+        let mut many: Vec<Choice> = (0..30)
+            .map(|i| choice(format!("{i} {}", "é".repeat(120)), format!("v{i}")))
+            .collect();
+        many.insert(0, choice("too long".into(), "x".repeat(101)));
+        many.insert(1, choice("empty".into(), String::new()));
+        let fitted = fit(many);
+        assert_eq!(fitted.len(), MAX_CHOICES);
+        assert_eq!(fitted[0].value, "v0");
+        for c in &fitted {
+            assert_eq!(c.name.chars().count(), CHOICE_MAX);
+            assert!(c.name.ends_with('…'));
+        }
+        let exact = fit(vec![choice("a".repeat(100), "b".repeat(100))]);
+        assert_eq!(exact[0].name.len(), 100);
+        assert_eq!(exact[0].value.len(), 100);
+    }
+
+    #[test]
+    fn metrics_by_name_first_and_portfolio_ones_before_account_ones() {
+        let found = metrics("nr");
+        assert_eq!(found[0].value, "nrr");
+        let all = metrics("");
+        assert_eq!(all.len(), METRICS.len());
+        let first_account_only = all
+            .iter()
+            .position(|c| {
+                !c.value
+                    .parse::<crate::metrics::MetricId>()
+                    .unwrap()
+                    .def()
+                    .scope
+                    .portfolio()
+            })
+            .unwrap();
+        assert!(all[first_account_only..].iter().all(|c| !c
+            .value
+            .parse::<crate::metrics::MetricId>()
+            .unwrap()
+            .def()
+            .scope
+            .portfolio()));
+    }
+
+    #[test]
+    fn commands_by_name_prefix_first() {
+        let found: Vec<String> = commands("/s").into_iter().map(|c| c.value).collect();
+        assert_eq!(found[..2], ["scorecard", "snooze"]);
+        assert!(found.contains(&"alerts".to_string()));
+        assert!(commands("zz").is_empty());
+    }
+}

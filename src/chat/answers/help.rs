@@ -99,3 +99,24 @@ fn details(spec: &CommandSpec, syntax: Syntax) -> Reply {
         ..Message::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_lists_every_command_and_every_parameter_privately() {
+        for syntax in [Syntax::Discord, Syntax::Slack] {
+            let all = help(None, syntax);
+            assert!(all.ephemeral);
+            let text = all.message.to_text();
+            for c in COMMANDS {
+                assert!(text.contains(&example(c, &[], syntax)), "{}", c.name);
+                let one = help(Some(c), syntax).message.to_text();
+                for p in c.params {
+                    assert!(one.contains(p.help), "{}.{}", c.name, p.name);
+                }
+            }
+        }
+    }
+}
