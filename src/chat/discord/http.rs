@@ -33,7 +33,7 @@ use crate::chat::command::{parse, Syntax};
 use crate::chat::{usage_reply, Caller, Reply};
 use crate::config::{Access, DiscordChat};
 use crate::notify::{Action, ActionKind, Tone};
-use crate::server::{timestamp_fresh, Context, Refusal, ReplayGuard};
+use crate::server::{timestamp_fresh, Context, Refusal, ReplayGuard, MAX_AHEAD_SECS};
 
 /// Discord's REST API when `api_base` is not set.
 pub const DISCORD_API: &str = "https://discord.com";
@@ -168,7 +168,7 @@ fn verify(endpoint: &Endpoint, headers: &HeaderMap, body: &[u8]) -> Result<(), R
         .trim()
         .parse()
         .map_err(|_| Refusal::unauthorized("invalid request timestamp"))?;
-    if !timestamp_fresh(ts, now) {
+    if !timestamp_fresh(ts, now, MAX_AHEAD_SECS) {
         return Err(Refusal::unauthorized("stale request timestamp"));
     }
     if !endpoint.replays.first_time(&hex::encode(bytes), ts, now) {

@@ -1,8 +1,8 @@
 //! Slack's request signing: every request carries `X-Slack-Request-Timestamp` and
 //! `X-Slack-Signature: v0=<hex>`, the HMAC-SHA256 of `v0:{timestamp}:{raw body}` keyed with the
 //! app's signing secret. A request is accepted only when the signature matches (compared in
-//! constant time), the timestamp is within the window of [`crate::server::timestamp_fresh`]
-//! (5 minutes), and the signature was not accepted before (a replay).
+//! constant time), the timestamp is within 5 minutes of now (either way, as Slack documents),
+//! and the signature was not accepted before (a replay).
 
 use std::fmt;
 
@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::server::{timestamp_fresh, Refusal, ReplayGuard};
+use crate::server::{timestamp_fresh, Refusal, ReplayGuard, MAX_AGE_SECS};
 use chrono::{DateTime, Utc};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -83,7 +83,7 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| Refusal::unauthorized("invalid request timestamp"))?;
-    if !timestamp_fresh(ts, now) {
+    if !timestamp_fresh(ts, now, MAX_AGE_SECS) {
         return Err(Refusal::unauthorized("stale request timestamp"));
     }
     if !replays.first_time(&signature.trim().to_ascii_lowercase(), ts, now) {
