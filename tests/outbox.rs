@@ -25,7 +25,7 @@ use cs_pulse::notify::alert::outgoing;
 use cs_pulse::notify::discord_bot::DiscordBotSink;
 use cs_pulse::notify::outbox::{Deliverer, Op, OutboxRow, Outgoing, RetryPolicy, Status};
 use cs_pulse::notify::sink::DeliveryIds;
-use cs_pulse::notify::{Message, Section, SendError, Sink, Tone};
+use cs_pulse::notify::{Action, Message, Section, SendError, Sink, Tone};
 use cs_pulse::rules::Severity;
 use cs_pulse::store::{AlertKey, AlertStore, Enqueued, OutboxStore, SqliteStore};
 
@@ -1405,4 +1405,55 @@ async fn alert_states_are_written_with_the_messages() {
         1,
         "no message of the failed batch"
     );
+}
+
+#[tokio::test]
+async fn the_buttons_of_a_one_account_alert_go_when_it_resolves() {
+    let (_dir, _file, store) = store_file().await;
+    let clock = Clock::at(t0());
+    let sink = Recorder::new("ops", true);
+    let d = deliverer(&store, &[("ops", sink.clone())], policy(3));
+    let fired = alert_message(Event::Fired, &["acme"], &["ops"]);
+    store
+        .enqueue(
+            &[(key("acme"), firing(t0()))],
+            &outgoing(&fired, t0(), &|c| d.can_edit(c)),
+            t0(),
+        )
+        .await
+        .expect("enqueued");
+    d.deliver_due(&|| clock.now()).await.expect("a pass");
+    let buttons = Action::for_alert(RULE, "acme", Some("acme"));
+    assert_eq!(buttons.len(), 3);
+    assert_eq!(row(&store, 1).await.message.actions, buttons);
+
+    // Resolved after it was posted: the edit, and its fallback notice, have no buttons.
+    clock.advance(secs(3600));
+    resolve(&store, &d, &["acme"], clock.now()).await;
+    let edit = row(&store, 2).await;
+    assert_eq!(edit.op, Op::Edit { target: 1 });
+    assert_eq!(edit.message.actions, vec![]);
+    assert_eq!(edit.fallback.expect("a fallback").actions, vec![]);
+    d.deliver_due(&|| clock.now()).await.expect("a pass");
+    assert!(matches!(
+        sink.delivered().last(),
+        Some(Call::Edit { message, .. }) if message.actions.is_empty()
+    ));
+
+    // Resolved before it was posted: it is posted resolved, without buttons.
+    let later = clock.now() + secs(3600);
+    let fired = alert_message(Event::Fired, &["globex"], &["ops"]);
+    store
+        .enqueue(
+            &[(key("globex"), firing(later))],
+            &outgoing(&fired, later, &|c| d.can_edit(c)),
+            later,
+        )
+        .await
+        .expect("enqueued");
+    let q = resolve(&store, &d, &["globex"], later + secs(60)).await;
+    assert_eq!(q.folded, 1);
+    let pending = rows(&store).await.pop().expect("the original");
+    assert_eq!(pending.status, Status::Pending);
+    assert_eq!(pending.message.actions, vec![]);
 }

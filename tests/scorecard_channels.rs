@@ -112,6 +112,9 @@ fn slack_texts(payload: &SlackPayload) -> Vec<String> {
             Block::Context { elements } => {
                 out.extend(elements.iter().map(|t| t.text().to_string()))
             }
+            Block::Actions { elements } => {
+                out.extend(elements.iter().map(|b| b.text.text().to_string()))
+            }
         }
     }
     out
