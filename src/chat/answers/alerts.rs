@@ -343,7 +343,7 @@ async fn resolve(desk: &Desk, text: &str) -> Result<(Target, Vec<AlertView>)> {
                 return Ok((Target::Alert { key, state: None }, all));
             }
         }
-        return Ok((Target::Unknown, all));
+        // Not an alert: maybe an account whose name has a colon.
     }
     if let Some(a) = data.and_then(|d| find_account(d, text)) {
         return Ok((
