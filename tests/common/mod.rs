@@ -6,6 +6,7 @@
 pub mod chat;
 pub mod cli;
 pub mod demo;
+pub mod fake_discord;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
