@@ -967,3 +967,60 @@ fn template_bold_stays_bold_and_data_is_escaped() {
         Some("• **Acme\\_1** (owner A\\*B): health 12")
     );
 }
+
+/// A config with a `discord` channel on `server`, with or without `[chat.discord]`.
+fn channel_config(server: &MockServer, chat: bool) -> cs_pulse::config::Config {
+    let mut src = format!(
+        "[channels.cs]\nkind = \"discord\"\nchannel_id = \"{CHANNEL}\"\ntoken = \"${{CS_PULSE_TEST_BUTTONS_TOKEN}}\"\napi_base = \"{}\"\n[channels.hook]\nkind = \"discord_webhook\"\nurl = \"${{CS_PULSE_TEST_BUTTONS_HOOK}}\"\n",
+        server.uri()
+    );
+    if chat {
+        src += "[chat.discord]\napplication_id = \"1\"\nguild_id = \"2\"\ntoken = \"${CS_PULSE_TEST_BUTTONS_TOKEN}\"\n";
+    }
+    cs_pulse::config::Config::parse(
+        &src,
+        std::path::Path::new("c.toml"),
+        std::path::Path::new(""),
+    )
+    .unwrap_or_else(|d| panic!("{d}"))
+}
+
+#[tokio::test]
+async fn configured_channels_show_buttons_only_from_a_bot_whose_commands_are_answered() {
+    let server = MockServer::start().await;
+    mount_create(&server, 1_100_000_000_000_000_700).await;
+    Mock::given(method("POST"))
+        .and(path(HOOK))
+        .respond_with(message_object(1_100_000_000_000_000_800, true))
+        .mount(&server)
+        .await;
+    std::env::set_var("CS_PULSE_TEST_BUTTONS_TOKEN", TOKEN);
+    std::env::set_var(
+        "CS_PULSE_TEST_BUTTONS_HOOK",
+        format!("{}{HOOK}", server.uri()),
+    );
+    let console: Arc<dyn Sink> = Arc::new(cs_pulse::notify::console::ConsoleSink::stdout());
+    let mut shown = vec![];
+    for chat in [true, false] {
+        let sinks = cs_pulse::notify::channels::build_sinks(
+            &channel_config(&server, chat),
+            console.clone(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for name in ["cs", "hook"] {
+            sinks[name].post(&alert(), "kconf").await.expect("posted");
+            let reqs = requests(&server).await;
+            let body: Value = reqs.last().expect("a request").body_json().expect("JSON");
+            shown.push((chat, name, body["components"] != json!([])));
+        }
+    }
+    assert_eq!(
+        shown,
+        [
+            (true, "cs", true),
+            (true, "hook", false),
+            (false, "cs", false),
+            (false, "hook", false),
+        ]
+    );
+}

@@ -5,14 +5,14 @@
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::Sha256;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use cs_pulse::config::{Secret, WebhookSettings, WebhookUrl};
 use cs_pulse::notify::webhook::{verify_signature, SetupError, SignatureError, WebhookSink};
-use cs_pulse::notify::{Field, Image, Message, Section, SendError, Sink, Tone};
+use cs_pulse::notify::{Action, Field, Image, Message, Section, SendError, Sink, Tone};
 
 const NOW: i64 = 1_714_557_600; // 2024-05-01T10:00:00Z
 const SECRET: &str = "whsec_test_0123456789";
@@ -40,7 +40,7 @@ fn alert() -> Message {
             alt: "health over 8 weeks".to_string(),
             png: vec![0x89, b'P', b'N', b'G'],
         }),
-        actions: vec![],
+        actions: Action::for_alert("health_drop", "acc_0042", Some("acc_0042")),
     }
 }
 
@@ -140,6 +140,15 @@ async fn posts_the_neutral_message_signed() {
 
     let body: Value = serde_json::from_slice(&request.body).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(body["text"], alert().to_text());
+    // The buttons travel as data, for a receiver that offers its own way to act.
+    assert_eq!(
+        body["message"]["actions"],
+        json!([
+            {"kind": "ack", "target": "health_drop:acc_0042"},
+            {"kind": "snooze", "target": "health_drop:acc_0042"},
+            {"kind": "open", "target": "acc_0042"},
+        ])
+    );
     insta::assert_json_snapshot!("webhook_body", body);
 }
 
