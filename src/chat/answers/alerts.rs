@@ -289,15 +289,20 @@ enum Target {
     Unknown,
 }
 
+/// What `text` names, and the firing alerts (to offer when it names nothing useful).
 async fn resolve(desk: &Desk, text: &str) -> Result<(Target, Vec<AlertView>)> {
     let states = desk.store.alert_states().await?;
     let data = desk.data.get().await.ok().map(|s| s.data);
     let data = data.as_deref();
     let text = text.trim();
+    // Only the firing alerts are offered back: the states of a large portfolio are many.
     let all: Vec<AlertView> = views(
         desk,
         data,
-        states.iter().map(|(k, s)| (k.clone(), s.clone())),
+        states
+            .iter()
+            .filter(|(_, s)| s.phase == Phase::Firing)
+            .map(|(k, s)| (k.clone(), s.clone())),
     );
     if let Some((rule, subject)) = text.split_once(':') {
         let rule = rule.trim().to_ascii_lowercase();
