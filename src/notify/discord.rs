@@ -1161,20 +1161,27 @@ mod tests {
             text(3000),
             proptest::collection::vec("[A-Z][a-z]{0,8}", 0..5),
             any::<bool>(),
+            any::<bool>(),
         )
-            .prop_map(|(title, sections, footer, mentions, image)| Message {
-                title,
-                tone: Tone::Warning,
-                sections,
-                footer,
-                mentions,
-                image: image.then(|| Image {
-                    filename: "score card.png".into(),
-                    alt: "trend".into(),
-                    png: vec![1, 2, 3],
-                }),
-                actions: vec![],
-            })
+            .prop_map(
+                |(title, sections, footer, mentions, image, buttons)| Message {
+                    title,
+                    tone: Tone::Warning,
+                    sections,
+                    footer,
+                    mentions,
+                    image: image.then(|| Image {
+                        filename: "score card.png".into(),
+                        alt: "trend".into(),
+                        png: vec![1, 2, 3],
+                    }),
+                    actions: if buttons {
+                        crate::notify::Action::for_alert("rule", "acc_1", Some("acc_1"))
+                    } else {
+                        vec![]
+                    },
+                },
+            )
     }
 
     proptest! {
@@ -1192,6 +1199,13 @@ mod tests {
             let out = render(&m, &mentions);
             assert_within_limits(&out);
             assert_nothing_lost(&m, &out);
+            // Buttons: on the last part only, and there whenever the message has actions.
+            let rows: Vec<usize> = out.iter().map(|p| p.components.len()).collect();
+            let mut expected = vec![0; out.len()];
+            if let Some(last) = expected.last_mut() {
+                *last = usize::from(!m.actions.is_empty());
+            }
+            prop_assert_eq!(rows, expected);
             let title = m.title.trim();
             if !title.is_empty() {
                 prop_assert_eq!(out[0].embeds[0].title.clone(), Some(truncate(title, limits::TITLE)));

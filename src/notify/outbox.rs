@@ -449,3 +449,59 @@ impl Deliverer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::{Action, Section};
+
+    fn post(event: Event, subjects: &[&str]) -> AlertPost {
+        AlertPost {
+            rule: "r".to_string(),
+            event,
+            subjects: subjects.iter().map(|s| s.to_string()).collect(),
+            lined: subjects.len(),
+            can_edit: true,
+        }
+    }
+
+    fn message(subjects: &[&str], actions: Vec<Action>) -> Message {
+        Message {
+            title: format!("🔴 CRITICAL · R — {}", format::accounts(subjects.len())),
+            sections: vec![Section {
+                heading: None,
+                lines: subjects.iter().map(|s| format!("{s}: red")).collect(),
+                fields: vec![],
+            }],
+            actions,
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn restrict_keeps_only_the_buttons_about_kept_subjects() {
+        let buttons = Action::for_alert("r", "a:1", Some("a:1"));
+        let m = message(&["a:1", "b"], buttons.clone());
+        let fired = post(Event::Fired, &["a:1", "b"]);
+        assert_eq!(restrict(&m, &fired, &["a:1".into()]).actions, buttons);
+        assert_eq!(restrict(&m, &fired, &["b".into()]).actions, vec![]);
+        assert_eq!(
+            restrict(&m, &fired, &["a:1".into(), "b".into()]).actions,
+            buttons
+        );
+        // A resolved notice never has buttons.
+        let resolved = post(Event::Resolved, &["a:1", "b"]);
+        assert_eq!(restrict(&m, &resolved, &["a:1".into()]).actions, vec![]);
+        assert_eq!(
+            restrict(&m, &resolved, &["a:1".into(), "b".into()]).actions,
+            vec![]
+        );
+    }
+
+    #[test]
+    fn a_message_marked_resolved_loses_its_buttons() {
+        let m = message(&["a"], Action::for_alert("r", "a", Some("a")));
+        assert_eq!(mark_resolved(&m, &[0], true).actions, vec![]);
+        assert_eq!(mark_resolved(&m, &[], false).actions, vec![]);
+    }
+}
