@@ -264,14 +264,14 @@ async fn a_slow_answer_is_deferred_then_edited_in() {
 
     // A public answer: deferred publicly, then edited in.
     let alerts = fake.slash("alerts", json!([]), &[]);
-    assert_eq!(fake.callback(&alerts).await, json!({"type": 5, "data": {}}));
+    assert_eq!(fake.callback(&alerts).await, json!({"type": 5}));
     let edit = fake.request("PATCH", &alerts.original_path()).await.body;
     assert!(edit["embeds"][0]["title"].is_string(), "{edit}");
 
     // A private answer to a publicly deferred command (a button pressed on an alert that is
     // not firing): the public "thinking…" message goes, the answer follows privately.
     let ack = fake.press("cs:ack:no-such-rule:no-such-account", &[]);
-    assert_eq!(fake.callback(&ack).await, json!({"type": 5, "data": {}}));
+    assert_eq!(fake.callback(&ack).await, json!({"type": 5}));
     fake.request("DELETE", &ack.original_path()).await;
     let followup = fake.request("POST", &ack.followup_path()).await.body;
     assert_eq!(followup["flags"], 64);

@@ -4,15 +4,14 @@
 //!
 //! There is one definition of the commands, [`COMMANDS`]; the poise commands are built from it
 //! ([`commands`]) with one generic action that hands the options to [`parse`] and one generic
-//! autocomplete that asks [`Desk::complete`]. Replies are rendered by
-//! [`crate::notify::discord::render`] (no pings, no image upload) and sent as Discord's JSON as
-//! it is, so that what the HTTP interactions endpoint and the gateway answer is the same.
+//! autocomplete that asks [`Desk::complete`]. Replies are made into Discord's JSON by
+//! [`super::payload`] (no pings, no image upload) and sent as they are, so that the HTTP
+//! interactions endpoint and the gateway answer alike.
 //!
 //! Discord drops an interaction whose first response is later than 3 seconds: an answer not
 //! ready after [`Settings::defer_after`] is deferred (ephemeral when the answer may carry revenue
 //! figures or is for the caller only) and then edited in.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -21,20 +20,22 @@ use std::time::Duration;
 use anyhow::Context as _;
 use poise::serenity_prelude as serenity;
 use poise::BoxFuture;
-use serde_json::{json, Value};
+use serde_json::Value;
 use serenity::{
     ApplicationId, AutocompleteChoice, CommandInteraction, ComponentInteraction,
     CreateAutocompleteResponse, FullEvent, GatewayIntents, GuildId, Http, HttpBuilder, Interaction,
     InteractionId, Member, ResolvedOption, ResolvedValue, User,
 };
 
-use crate::chat::command::{spec, Param};
+use super::http::unknown_button;
+use super::payload::{autocompletes, callback, callback_type, deferred, response_parts};
+use crate::chat::command::{spec, Param, MAX_DAYS};
+use crate::chat::desk::MAX_CHOICES;
 use crate::chat::{
     parse, usage_reply, Caller, Command, CommandSpec, Desk, Options, ParamKind, Reply, Syntax,
     COMMANDS,
 };
 use crate::config::{Access, DiscordChat};
-use crate::notify::discord::render;
 use crate::notify::{Action, ActionKind, Tone};
 use crate::scheduler::{Clock, SystemClock};
 
@@ -45,12 +46,8 @@ type AppContext<'a> = poise::ApplicationContext<'a, Data, Error>;
 /// The poise commands of cs-pulse.
 pub type PoiseCommand = poise::Command<Data, Error>;
 
-/// Discord's ephemeral message flag.
-const EPHEMERAL: u64 = 1 << 6;
 /// Discord's longest autocomplete choice name and value.
 const CHOICE_MAX: usize = 100;
-/// Discord's most autocomplete choices.
-const CHOICES_MAX: usize = 25;
 
 /// How the adapter keeps time.
 #[derive(Clone)]
@@ -190,21 +187,6 @@ fn parameter(param: &'static Param) -> poise::CommandParameter<Data, Error> {
     }
 }
 
-/// Whether the desk suggests values for a kind of parameter.
-fn autocompletes(kind: ParamKind) -> bool {
-    match kind {
-        ParamKind::Metric
-        | ParamKind::Account
-        | ParamKind::Alert
-        | ParamKind::AlertOrAccount
-        | ParamKind::Period
-        | ParamKind::Segment
-        | ParamKind::Owner
-        | ParamKind::Command => true,
-        ParamKind::Days | ParamKind::Duration | ParamKind::Text => false,
-    }
-}
-
 fn text_option(option: serenity::CreateCommandOption) -> serenity::CreateCommandOption {
     option.kind(serenity::CommandOptionType::String)
 }
@@ -213,7 +195,7 @@ fn days_option(option: serenity::CreateCommandOption) -> serenity::CreateCommand
     option
         .kind(serenity::CommandOptionType::Integer)
         .min_int_value(1)
-        .max_int_value(u64::from(crate::chat::command::MAX_DAYS))
+        .max_int_value(u64::from(MAX_DAYS))
 }
 
 /// Registers `commands` in the guild (a bulk overwrite); a failure is logged, not fatal, so
@@ -256,7 +238,8 @@ async fn answer_command(ctx: AppContext<'_>) {
         Ok(command) => {
             let private = private_by_default(&command, &caller);
             let now = data.settings.clock.now();
-            let answer = data.desk.answer(&caller, &command, now);
+            let desk = data.desk.clone();
+            let answer = async move { desk.answer(&caller, &command, now).await };
             responder
                 .answer(private, data.settings.defer_after, answer)
                 .await
@@ -333,7 +316,7 @@ fn autocomplete<'a>(
         let choices = choices
             .into_iter()
             .filter(|c| !c.value.is_empty() && c.value.chars().count() <= CHOICE_MAX)
-            .take(CHOICES_MAX)
+            .take(MAX_CHOICES)
             .map(|c| {
                 let name: String = c.name.chars().take(CHOICE_MAX).collect();
                 AutocompleteChoice::new(name, c.value)
@@ -373,7 +356,8 @@ async fn answer_press(ctx: &serenity::Context, press: &ComponentInteraction, dat
         Some(action) => {
             let private = action.kind == ActionKind::Open || !caller.act;
             let now = data.settings.clock.now();
-            let answer = data.desk.press(&caller, &action, now);
+            let desk = data.desk.clone();
+            let answer = async move { desk.press(&caller, &action, now).await };
             responder
                 .answer(private, data.settings.defer_after, answer)
                 .await
@@ -382,18 +366,6 @@ async fn answer_press(ctx: &serenity::Context, press: &ComponentInteraction, dat
     if let Err(e) = result {
         tracing::warn!(button = %press.data.custom_id, error = %e, "couldn't answer a button on Discord");
     }
-}
-
-/// The note for a button cs-pulse did not make (or no longer knows).
-fn unknown_button() -> Reply {
-    Reply::note(
-        "That button isn't one cs-pulse knows",
-        vec![
-            "It may come from an older version of cs-pulse or another bot.".to_string(),
-            "Try /help to see what you can ask.".to_string(),
-        ],
-        Tone::Info,
-    )
 }
 
 fn on_error(error: poise::FrameworkError<'_, Data, Error>) -> BoxFuture<'_, ()> {
@@ -405,7 +377,7 @@ fn on_error(error: poise::FrameworkError<'_, Data, Error>) -> BoxFuture<'_, ()> 
             } => {
                 let reply = match parse(&interaction.data.name, &Options::new()) {
                     Err(e) => usage_reply(&e, Syntax::Discord),
-                    Ok(_) => unknown_button(),
+                    Ok(_) => crashed(),
                 };
                 if let Err(e) = Responder::new(&ctx.http, interaction).respond(&reply).await {
                     tracing::warn!(error = %e, "couldn't answer an unknown command on Discord");
@@ -433,71 +405,60 @@ impl<'a> Responder<'a> {
         }
     }
 
-    /// Responds with `answer` directly when it is ready within `defer_after`, otherwise defers
-    /// (ephemerally when `private`) and edits the answer in.
+    /// Responds with the answer directly when it is ready within `defer_after`, otherwise
+    /// defers (ephemerally when `private`) and edits the answer in. The answer is computed in
+    /// a task of its own: should it panic, the caller still hears that it failed.
     async fn answer(
         &self,
         private: bool,
         defer_after: Duration,
-        answer: impl Future<Output = Reply>,
+        answer: impl Future<Output = Reply> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let mut answer = std::pin::pin!(answer);
+        let mut work = tokio::spawn(answer);
         let early = if defer_after.is_zero() {
             None
         } else {
-            tokio::time::timeout(defer_after, &mut answer).await.ok()
+            tokio::time::timeout(defer_after, &mut work).await.ok()
         };
-        if let Some(reply) = early {
-            return self.respond(&reply).await;
+        if let Some(done) = early {
+            return self.respond(&done.unwrap_or_else(|_| crashed())).await;
         }
-        let data = if private {
-            json!({ "flags": EPHEMERAL })
-        } else {
-            json!({})
-        };
         self.http
-            .create_interaction_response(
-                self.id,
-                self.token,
-                &json!({"type": 5, "data": data}),
-                vec![],
-            )
+            .create_interaction_response(self.id, self.token, &deferred(private), vec![])
             .await
             .context("deferring the response")?;
-        let reply = answer.await;
+        let reply = work.await.unwrap_or_else(|_| crashed());
         self.edit(private, &reply).await
     }
 
     /// The reply as the interaction's first response, further parts as follow-ups.
     async fn respond(&self, reply: &Reply) -> anyhow::Result<()> {
-        let mut parts = parts(reply, reply.ephemeral).into_iter();
-        let first = parts.next().unwrap_or_else(|| json!({}));
+        let mut parts = response_parts(reply).into_iter();
+        let first = callback(callback_type::CHANNEL_MESSAGE, parts.next());
         self.http
-            .create_interaction_response(
-                self.id,
-                self.token,
-                &json!({"type": 4, "data": first}),
-                vec![],
-            )
+            .create_interaction_response(self.id, self.token, &first, vec![])
             .await
             .context("responding")?;
         self.follow_up(parts).await
     }
 
     /// The reply after a deferred response (ephemeral when `deferred_private`). A private reply
-    /// never replaces a public "thinking…" message: that one is deleted and the reply follows
-    /// privately.
+    /// never replaces a public "thinking…" message (an edit can't make it private): that one is
+    /// deleted and the reply follows privately. A public reply to a private deferral stays
+    /// private, follow-ups included.
     async fn edit(&self, deferred_private: bool, reply: &Reply) -> anyhow::Result<()> {
+        let reply = Reply {
+            message: reply.message.clone(),
+            ephemeral: reply.ephemeral || deferred_private,
+        };
+        let mut parts = response_parts(&reply).into_iter();
         if reply.ephemeral && !deferred_private {
             self.http
                 .delete_original_interaction_response(self.token)
                 .await
                 .context("deleting the public deferred response")?;
-            return self.follow_up(parts(reply, true).into_iter()).await;
-        }
-        let mut parts = parts(reply, reply.ephemeral || deferred_private).into_iter();
-        if let Some(mut first) = parts.next() {
-            // An edit keeps the original's flags (Discord refuses to change `ephemeral`).
+        } else if let Some(mut first) = parts.next() {
+            // An edit keeps the original's flags: Discord can't make a message (not) ephemeral.
             if let Some(body) = first.as_object_mut() {
                 body.remove("flags");
             }
@@ -520,55 +481,69 @@ impl<'a> Responder<'a> {
     }
 }
 
-/// The reply as Discord message bodies: rendered without pings and without the image (an
-/// interaction response here carries no upload), with the ephemeral flag when `ephemeral`.
-fn parts(reply: &Reply, ephemeral: bool) -> Vec<Value> {
-    let mut message = reply.message.clone();
-    message.image = None;
-    render(&message, &BTreeMap::new())
-        .iter()
-        .filter_map(|payload| serde_json::to_value(payload).ok())
-        .map(|mut body| {
-            if let (true, Some(map)) = (ephemeral, body.as_object_mut()) {
-                map.insert("flags".to_string(), json!(EPHEMERAL));
-            }
-            body
-        })
-        .collect()
+/// The note when an answer failed unexpectedly (its cause is in the log).
+fn crashed() -> Reply {
+    Reply::note(
+        "Couldn't answer",
+        vec!["Something went wrong on cs-pulse's side; the log says what.".into()],
+        Tone::Critical,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_spec_becomes_a_slash_command_with_its_options() {
-        let commands = commands();
-        assert_eq!(commands.len(), COMMANDS.len());
-        for (command, spec) in commands.iter().zip(COMMANDS) {
-            let json = serde_json::to_value(command.create_as_slash_command().unwrap()).unwrap();
-            assert_eq!(json["name"], spec.name);
-            assert_eq!(json["description"], spec.summary);
-            let options = json["options"].as_array().cloned().unwrap_or_default();
-            assert_eq!(options.len(), spec.params.len(), "{}", spec.name);
-            for (option, param) in options.iter().zip(spec.params) {
-                assert_eq!(option["name"], param.name);
-                assert_eq!(option["description"], param.help);
-                assert_eq!(option["required"], param.required);
-                assert_eq!(option["autocomplete"], autocompletes(param.kind));
-                let kind = if param.kind == ParamKind::Days { 4 } else { 3 };
-                assert_eq!(option["type"], kind, "{}.{}", spec.name, param.name);
+    /// Leaves out what serenity always writes and Discord defaults (nulls, empty lists and
+    /// maps, `false` flags), and says the command type Discord assumes.
+    fn normalized(mut value: Value) -> Value {
+        match &mut value {
+            Value::Object(map) => {
+                map.retain(|_, v| {
+                    !(v.is_null()
+                        || v.as_array().is_some_and(Vec::is_empty)
+                        || v.as_object().is_some_and(serde_json::Map::is_empty))
+                });
+                for v in map.values_mut() {
+                    *v = normalized(v.take());
+                }
             }
+            Value::Array(items) => {
+                for v in items.iter_mut() {
+                    *v = normalized(v.take());
+                }
+            }
+            _ => {}
         }
+        value
     }
 
     #[test]
-    fn private_parts_carry_the_ephemeral_flag() {
-        let reply = Reply::note("Hi", vec!["there".into()], Tone::Info);
-        let private = parts(&reply, true);
-        assert_eq!(private.len(), 1);
-        assert_eq!(private[0]["flags"], 64);
-        assert_eq!(private[0]["allowed_mentions"]["parse"], json!([]));
-        assert!(parts(&reply, false)[0].get("flags").is_none());
+    fn the_poise_commands_register_what_the_specs_say() {
+        let poise: Vec<Value> = commands()
+            .iter()
+            .filter_map(|c| c.create_as_slash_command())
+            .map(|c| serde_json::to_value(c).unwrap())
+            .collect();
+        assert_eq!(poise.len(), COMMANDS.len());
+        let mut poise = normalized(Value::Array(poise));
+        for command in poise.as_array_mut().unwrap() {
+            let map = command.as_object_mut().unwrap();
+            assert_eq!(map.remove("nsfw"), Some(Value::Bool(false)));
+            map.entry("type").or_insert(serde_json::json!(1));
+            for option in map
+                .get_mut("options")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                let option = option.as_object_mut().unwrap();
+                if option.get("autocomplete") == Some(&Value::Bool(false)) {
+                    option.remove("autocomplete");
+                }
+            }
+        }
+        let specs = normalized(super::super::payload::command_registrations());
+        assert_eq!(poise, specs);
     }
 }
