@@ -115,7 +115,7 @@ impl Bot {
             .expect("run returns after shutdown")
             .expect("run did not panic");
         assert!(result.is_ok(), "run failed: {result:?}");
-        assert_eq!(self.fake.closed().await, 1000);
+        self.fake.closed_with(1000).await;
     }
 }
 
@@ -125,7 +125,7 @@ fn option(name: &str, value: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connects_registers_and_answers_commands_autocomplete_and_buttons() {
-    let bot = start(1_000, Duration::from_secs(2)).await;
+    let bot = start(1_500, Duration::from_secs(2)).await;
     let fake = &bot.fake;
 
     // IDENTIFY: the bot token, compression, non-privileged intents (GUILDS only).

@@ -244,10 +244,10 @@ impl FakeDiscord {
         .await
     }
 
-    /// Waits for the bot to close its gateway connection; its close code.
-    pub async fn closed(&self) -> u16 {
-        self.wait_for("the gateway connection to close", |f| {
-            f.closes().first().copied()
+    /// Waits for the bot to close a gateway connection with `code` (1000: a normal closure).
+    pub async fn closed_with(&self, code: u16) {
+        self.wait_for(&format!("a gateway connection closed with {code}"), |f| {
+            f.closes().contains(&code).then_some(())
         })
         .await
     }
