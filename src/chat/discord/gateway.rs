@@ -147,9 +147,21 @@ pub async fn run_with(
         () = &mut shutdown => {}
     }
     tracing::info!("closing the Discord gateway connection");
-    client.shard_manager.shutdown_all().await;
+    let shards = &client.shard_manager;
+    // A shard still connecting has no runner to shut down yet: give it a moment to appear.
+    for _ in 0..SHARD_WAITS {
+        if !shards.shards_instantiated().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(SHARD_WAIT).await;
+    }
+    shards.shutdown_all().await;
     Ok(())
 }
+
+/// How long a shutdown waits, at most `SHARD_WAITS` times, for a connecting shard to start.
+const SHARD_WAIT: Duration = Duration::from_millis(100);
+const SHARD_WAITS: usize = 20;
 
 /// The poise commands, one per [`COMMANDS`] spec, in its order.
 pub fn commands() -> Vec<PoiseCommand> {
