@@ -25,6 +25,7 @@ pub use chat_desk::open_desk;
 
 mod alert_commands;
 mod chat_desk;
+mod chat_service;
 mod delivery;
 mod outbox_command;
 mod rules_commands;

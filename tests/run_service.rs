@@ -570,3 +570,70 @@ cron = "* * * * * *"
     }
     assert_ran_in_both_processes(&runs, restart);
 }
+
+/// Posts `body` to `path` on `addr` as Slack would (form-encoded, signed with `secret` now) and
+/// returns the status line and the body of the response.
+fn slack_post(addr: &str, path: &str, body: &str, secret: &str) -> (String, String) {
+    use hmac::{Hmac, Mac};
+    use std::io::Write as _;
+    let ts = Utc::now().timestamp();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the service");
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("read timeout");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: v0={signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, body.to_string())
+}
+
+#[test]
+fn run_answers_signed_slack_commands_and_refuses_unsigned_ones() {
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let ws = workspace(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[chat.slack]\nsigning_secret = \"${CS_TEST_SLACK_SECRET}\"\n",
+        true,
+    );
+    let mut service = Service::spawn(ws.path(), |cmd| {
+        cmd.env("CS_TEST_SLACK_SECRET", secret);
+    });
+    service.wait_for("the start banner", |out, _| out.contains(RUNNING));
+    let out = service.stdout();
+    let addr = out
+        .lines()
+        .find_map(|l| l.strip_prefix("listening on http://"))
+        .expect("the listening address is printed")
+        .trim()
+        .to_string();
+
+    let form = "token=x&team_id=T1&channel_id=C1&user_id=U1&user_name=lea&command=%2Fcs&text=help+ack&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fnever&trigger_id=1";
+    let (status, body) = slack_post(&addr, "/slack/commands", form, secret);
+    assert!(status.contains(" 200 "), "{status}\n{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert_eq!(json["response_type"], "ephemeral", "{json:#}");
+    assert!(
+        json.to_string().contains("/cs ack health-red:acme"),
+        "the help of /ack, written for Slack: {json:#}"
+    );
+
+    let (status, _) = slack_post(&addr, "/slack/commands", form, "not-the-secret");
+    assert!(status.contains(" 401 "), "{status}");
+
+    let stopped = service.stop(libc::SIGTERM);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(stopped.stdout.contains("stopped"));
+    assert!(
+        !stopped.stdout.contains(secret) && !stopped.stderr.contains(secret),
+        "the signing secret never appears in the output"
+    );
+}

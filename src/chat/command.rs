@@ -182,7 +182,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             p("reason", ParamKind::Text, false, "Why, for the team"),
         ],
         example: &[
-            ("target", "low-health:acme"),
+            ("target", "health-red:acme"),
             ("duration", "7d"),
             ("reason", "renewal call booked"),
         ],
@@ -196,7 +196,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             true,
             "The alert (rule:account)",
         )],
-        example: &[("alert", "low-health:acme")],
+        example: &[("alert", "health-red:acme")],
     },
     CommandSpec {
         name: "help",
@@ -274,7 +274,9 @@ impl Command {
     /// answer is computed, so that a deferred reply is ephemeral from its first byte.
     pub fn shows_revenue(&self) -> bool {
         match self {
-            Command::Kpi { metric, .. } => metric.def().group == crate::metrics::registry::Group::Revenue,
+            Command::Kpi { metric, .. } => {
+                metric.def().group == crate::metrics::registry::Group::Revenue
+            }
             Command::Account { .. }
             | Command::AtRisk { .. }
             | Command::Renewals { .. }
@@ -502,7 +504,10 @@ pub fn parse_text(line: &str) -> Result<Command, UsageError> {
         }
     }
     let named: Vec<String> = options.iter().map(|(k, _)| k.clone()).collect();
-    let mut free = spec.params.iter().filter(|p| !named.iter().any(|k| k == p.name));
+    let mut free = spec
+        .params
+        .iter()
+        .filter(|p| !named.iter().any(|k| k == p.name));
     let mut words = positional.into_iter().peekable();
     while let Some(word) = words.next() {
         let Some(param) = free.next() else {
@@ -689,9 +694,9 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_text("snooze low-health:acme 7d renewal call booked").unwrap(),
+            parse_text("snooze health-red:acme 7d renewal call booked").unwrap(),
             Command::Snooze {
-                target: "low-health:acme".into(),
+                target: "health-red:acme".into(),
                 duration: Duration::days(7),
                 reason: Some("renewal call booked".into())
             }
@@ -712,11 +717,11 @@ mod tests {
         let s = spec("snooze").unwrap();
         assert_eq!(
             example(s, s.example, Syntax::Discord),
-            "/snooze target:low-health:acme duration:7d reason:renewal call booked"
+            "/snooze target:health-red:acme duration:7d reason:renewal call booked"
         );
         assert_eq!(
             example(s, s.example, Syntax::Slack),
-            "/cs snooze low-health:acme 7d \"renewal call booked\""
+            "/cs snooze health-red:acme 7d \"renewal call booked\""
         );
         let k = spec("kpi").unwrap();
         assert_eq!(

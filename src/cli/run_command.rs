@@ -1,7 +1,8 @@
 //! `cs-pulse run`: the long-running service. The scheduler runs the configured jobs (sync,
 //! evaluate, scorecard) at their cron times; a delivery loop sends what the outbox holds,
-//! waking when a job queues messages or a retry falls due. On SIGINT or SIGTERM it stops
-//! starting jobs, lets running ones finish, settles in-flight sends, and exits.
+//! waking when a job queues messages or a retry falls due; with `[chat]` it answers commands
+//! ([`super::chat_service`]). On SIGINT or SIGTERM it stops answering, stops starting jobs, lets
+//! running ones finish, settles in-flight sends, and exits.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::{watch, Notify};
 
+use super::chat_service::ChatService;
 use super::delivery::{deliverer, MAX_NAP};
 use super::rules_commands::rules_or_report;
 use super::scorecard_command::definitions_of;
@@ -42,6 +44,8 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     if retried > 0 {
         tracing::info!(retried, "failed messages queued again at start");
     }
+
+    let chat = ChatService::start(&config, out).await?;
 
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -77,6 +81,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         "{signal}: stopping (waiting for running jobs and sends)…"
     )?;
     out.flush()?;
+    chat.stop().await;
     scheduler.shutdown().await;
     // Jobs are done; the loop makes a last pass for what they queued, then returns.
     let _ = stop_tx.send(true);

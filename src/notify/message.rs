@@ -92,11 +92,20 @@ impl Action {
     pub fn for_alert(rule: &str, subject: &str, account: Option<&str>) -> Vec<Action> {
         let alert = format!("{rule}:{subject}");
         let mut actions = vec![
-            Action { kind: ActionKind::Ack, target: alert.clone() },
-            Action { kind: ActionKind::Snooze, target: alert },
+            Action {
+                kind: ActionKind::Ack,
+                target: alert.clone(),
+            },
+            Action {
+                kind: ActionKind::Snooze,
+                target: alert,
+            },
         ];
         if let Some(a) = account {
-            actions.push(Action { kind: ActionKind::Open, target: a.to_string() });
+            actions.push(Action {
+                kind: ActionKind::Open,
+                target: a.to_string(),
+            });
         }
         if actions.iter().any(|a| a.id().len() > ACTION_ID_MAX) {
             return vec![];

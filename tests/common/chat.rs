@@ -11,9 +11,10 @@ use cs_pulse::config::{Access, Audience, Config};
 
 use super::cli::{cs_pulse, stdout_of, synced_workspace};
 
-/// The demo's "now": the evening of its as-of day.
+/// The demo's "now": the morning after its as-of day, which `eval --at 2025-06-18` evaluated
+/// as a whole (at its end).
 pub fn demo_now() -> DateTime<Utc> {
-    "2025-06-18T18:00:00Z".parse().expect("time")
+    "2025-06-19T09:00:00Z".parse().expect("time")
 }
 
 /// The synced demo workspace after `eval --at 2025-06-18`, and a desk over it.
@@ -31,7 +32,9 @@ pub async fn demo_desk() -> (tempfile::TempDir, Desk) {
 /// A desk over the workspace in `dir`.
 pub async fn desk_in(dir: &Path) -> Desk {
     let config = Config::load(&dir.join("config.toml")).expect("config");
-    cs_pulse::cli::open_desk(Arc::new(config)).await.expect("desk")
+    cs_pulse::cli::open_desk(Arc::new(config))
+        .await
+        .expect("desk")
 }
 
 /// A caller who may see revenue and act.
