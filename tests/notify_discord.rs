@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use cs_pulse::notify::channels::without_actions;
+use cs_pulse::notify::channels::shown;
 use cs_pulse::notify::discord::{components, render, DiscordPayload};
 use cs_pulse::notify::discord_bot::DiscordBotSink;
 use cs_pulse::notify::discord_webhook::DiscordWebhookSink;
@@ -824,7 +824,7 @@ async fn the_webhook_posts_with_wait_true_and_returns_the_message_id() {
     assert_eq!(body, {
         // The same rendering as the bot's, without the nonce and without buttons (a webhook's
         // message belongs to no application that could answer a press).
-        let mut parts: Vec<DiscordPayload> = render(&without_actions(&alert()), &owners());
+        let mut parts: Vec<DiscordPayload> = render(&shown(&alert(), false), &owners());
         serde_json::to_value(parts.remove(0)).expect("JSON")
     });
     assert_eq!(body["components"], json!([]));

@@ -59,9 +59,10 @@ fn slack_ids(owners: &Owners) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `message` as a channel without buttons shows it: without its actions.
-pub fn without_actions(message: &Message) -> Cow<'_, Message> {
-    if message.actions.is_empty() {
+/// `message` as a channel shows it: with its buttons only when `buttons` (the platform calls
+/// cs-pulse back), otherwise without its actions.
+pub fn shown(message: &Message, buttons: bool) -> Cow<'_, Message> {
+    if buttons || message.actions.is_empty() {
         return Cow::Borrowed(message);
     }
     Cow::Owned(Message {

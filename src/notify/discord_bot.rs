@@ -22,7 +22,7 @@ use serenity::http::{
 use serenity::model::id::{ChannelId, MessageId};
 use sha2::{Digest, Sha256};
 
-use super::channels::without_actions;
+use super::channels::shown;
 use super::discord::{
     continued_above, created_message_id, error_from_transport, http_client, limits, payload_json,
     read_response, render, DiscordPayload, SetupError,
@@ -92,15 +92,6 @@ impl DiscordBotSink {
         self
     }
 
-    /// `message` as this channel shows it.
-    fn shown<'m>(&self, message: &'m Message) -> std::borrow::Cow<'m, Message> {
-        if self.buttons {
-            std::borrow::Cow::Borrowed(message)
-        } else {
-            without_actions(message)
-        }
-    }
-
     /// Performs `req` through serenity (its rate limiter when on) and returns the body of a 2xx
     /// answer; any other answer becomes the [`SendError`] the outbox needs.
     async fn perform(&self, req: Request<'_>) -> Result<Vec<u8>, SendError> {
@@ -161,7 +152,7 @@ impl Sink for DiscordBotSink {
     /// de-duplication window of a few minutes).
     async fn post(&self, message: &Message, key: &str) -> Result<DeliveryIds, SendError> {
         let mut ids = vec![];
-        for (i, mut part) in render(&self.shown(message), &self.mentions)
+        for (i, mut part) in render(&shown(message, self.buttons), &self.mentions)
             .into_iter()
             .enumerate()
         {
@@ -192,7 +183,7 @@ impl Sink for DiscordBotSink {
                 "no Discord message to edit (no ids)".to_string(),
             ));
         };
-        let parts = render(&self.shown(message), &self.mentions);
+        let parts = render(&shown(message, self.buttons), &self.mentions);
         for (i, id) in ids.iter().enumerate() {
             let payload = parts.get(i).cloned().unwrap_or_else(continued_above);
             self.replace(*id, &payload, message.image.as_ref()).await?;

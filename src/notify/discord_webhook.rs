@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, Url};
 
-use super::channels::without_actions;
+use super::channels::shown;
 use super::discord::{
     continued_above, created_message_id, error_from_transport, http_client, payload_json,
     read_response, render, DiscordPayload, SetupError,
@@ -133,7 +133,7 @@ impl Sink for DiscordWebhookSink {
     async fn post(&self, message: &Message, _key: &str) -> Result<DeliveryIds, SendError> {
         let mut ids = vec![];
         // A webhook's buttons would reach no application: none are shown.
-        for part in render(&without_actions(message), &self.mentions) {
+        for part in render(&shown(message, false), &self.mentions) {
             let body = self
                 .send(
                     Method::POST,
@@ -163,7 +163,7 @@ impl Sink for DiscordWebhookSink {
             .iter()
             .map(|id| self.message_url(id.trim()))
             .collect::<Result<Vec<_>, _>>()?;
-        let parts = render(&without_actions(message), &self.mentions);
+        let parts = render(&shown(message, false), &self.mentions);
         for (i, url) in urls.into_iter().enumerate() {
             let payload = parts.get(i).cloned().unwrap_or_else(continued_above);
             self.send(Method::PATCH, url, &payload, message.image.as_ref())

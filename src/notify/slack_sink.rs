@@ -33,7 +33,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::channels::without_actions;
+use super::channels::shown;
 use super::sink::DeliveryIds;
 use super::slack::{render, Block, SlackPayload, TextObject};
 use super::webhook::{
@@ -120,7 +120,7 @@ impl SlackWebhookSink {
 impl Sink for SlackWebhookSink {
     /// Without buttons: an incoming webhook is not tied to an app that answers their presses.
     async fn post(&self, message: &Message, key: &str) -> Result<DeliveryIds, SendError> {
-        let parts = render(&without_actions(message), &self.mentions);
+        let parts = render(&shown(message, false), &self.mentions);
         post_parts(&parts, |i, payload| async move {
             self.post_part(payload).await?;
             Ok(if i == 0 {
@@ -204,15 +204,6 @@ impl SlackBotSink {
     pub fn with_buttons(mut self, on: bool) -> Self {
         self.buttons = on;
         self
-    }
-
-    /// `message` as this channel shows it.
-    fn shown<'m>(&self, message: &'m Message) -> std::borrow::Cow<'m, Message> {
-        if self.buttons {
-            std::borrow::Cow::Borrowed(message)
-        } else {
-            without_actions(message)
-        }
     }
 
     /// The same sink, showing images only as alt text (no `files:write` scope needed).
@@ -363,7 +354,7 @@ fn classify_api_error(
 impl Sink for SlackBotSink {
     async fn post(&self, message: &Message, key: &str) -> Result<DeliveryIds, SendError> {
         let _ = key; // Slack's Web API has no idempotency key; the outbox guards against resends.
-        let parts = render(&self.shown(message), &self.mentions);
+        let parts = render(&shown(message, self.buttons), &self.mentions);
         let ids = post_parts(&parts, |_, payload| self.post_part(payload)).await?;
         if let (Some(image), true) = (&message.image, self.upload_images) {
             // The message already shows the image's alt text; a failed upload must not make the
@@ -393,7 +384,7 @@ impl Sink for SlackBotSink {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let parts = render(&self.shown(message), &self.mentions);
+        let parts = render(&shown(message, self.buttons), &self.mentions);
         if parts.len() > targets.len() {
             tracing::warn!(
                 channel = %self.channel,

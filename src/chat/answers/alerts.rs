@@ -175,7 +175,7 @@ pub async fn list(desk: &Desk, caller: &Caller, now: DateTime<Utc>) -> Result<Re
     );
     let pending_line = (pending > 0).then(|| {
         format!(
-            "{} pending: the conditions hold, waiting out the rule's `for` before firing",
+            "{} pending: the conditions hold, waiting out the rule's \"for\" duration before firing",
             plural(pending, "alert", "alerts")
         )
     });
@@ -251,7 +251,7 @@ pub async fn list(desk: &Desk, caller: &Caller, now: DateTime<Utc>) -> Result<Re
 }
 
 fn alert_line(desk: &Desk, a: &AlertView, silences: &[Silence], now: DateTime<Utc>) -> String {
-    let mut parts = vec![format!("**{}** `{}`", a.subject_name, a.reference())];
+    let mut parts = vec![format!("**{}** ({})", a.subject_name, a.reference())];
     if let Some(t) = a.state.fired_at.or(a.state.active_since) {
         parts.push(format!("since {}", when(desk, t)));
     }
@@ -485,7 +485,7 @@ pub async fn snooze(
             let mut lines = vec![format!(
                 "\"{rule}\" is a rule: snooze one of its alerts ({rule}:<account>) or an account. \
                  Muting a rule for every account is done from the command line: \
-                 `cs-pulse silence add --rule {rule} --until 7d --reason ...`"
+                 cs-pulse silence add --rule {rule} --until 7d --reason \"...\""
             )];
             let of_rule: Vec<String> = alerts
                 .iter()
@@ -539,7 +539,7 @@ pub async fn snooze(
             fields: vec![],
         }],
         footer: format!(
-            "silence {} · lift it early with `cs-pulse silence remove {}`",
+            "silence {} · lift it early with: cs-pulse silence remove {}",
             silence.id, silence.id
         ),
         ..Message::default()

@@ -23,7 +23,7 @@ fn overview(syntax: Syntax) -> Reply {
         .map(|c| {
             let mut line = format!("**{}**: {}", invocation(c, syntax), c.summary);
             if !c.example.is_empty() {
-                line += &format!(" · `{}`", example(c, c.example, syntax));
+                line += &format!(" · e.g. {}", example(c, c.example, syntax));
             }
             line
         })
@@ -80,7 +80,7 @@ fn details(spec: &CommandSpec, syntax: Syntax) -> Reply {
     });
     sections.push(Section {
         heading: Some("Example".to_string()),
-        lines: vec![format!("`{}`", example(spec, spec.example, syntax))],
+        lines: vec![example(spec, spec.example, syntax)],
         fields: vec![],
     });
     let footer = match (syntax, spec.params.is_empty()) {
