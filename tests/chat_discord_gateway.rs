@@ -278,3 +278,85 @@ async fn a_slow_answer_is_deferred_then_edited_in() {
 
     bot.stop().await;
 }
+
+/// `cs-pulse run` as a user starts it, with `[chat.discord]` in gateway mode pointed at the fake:
+/// it connects, registers the commands, answers `/help`, and on SIGTERM closes the gateway
+/// connection normally and exits 0, never printing the token.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_answers_over_the_gateway_and_stops_cleanly() {
+    use std::process::Stdio;
+
+    let (dir, _desk) = demo_desk().await;
+    let fake = FakeDiscord::start(45_000).await;
+    let config = dir.path().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text += &format!(
+        "[chat.discord]\napplication_id = \"{APPLICATION_ID}\"\nguild_id = \"{GUILD_ID}\"\ntoken = \"${{CS_TEST_DISCORD_TOKEN}}\"\napi_base = \"{}\"\nrevenue_roles = [\"{REVENUE_ROLE}\"]\n",
+        fake.api_base
+    );
+    std::fs::write(&config, text).expect("write config");
+    let log = dir.path().join("service.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cs-pulse"))
+        .current_dir(dir.path())
+        .env_remove("CS_PULSE_CONFIG")
+        .env("CS_TEST_DISCORD_TOKEN", TOKEN)
+        .env("CS_PULSE_LOG", "info")
+        .arg("run")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).expect("log file"))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("service.err")).expect("err file"),
+        ))
+        .spawn()
+        .expect("cs-pulse run starts");
+
+    let identify = fake.identify().await;
+    assert_eq!(identify["token"], format!("Bot {TOKEN}"));
+    let registered = fake
+        .request(
+            "PUT",
+            &format!("/api/v10/applications/{APPLICATION_ID}/guilds/{GUILD_ID}/commands"),
+        )
+        .await;
+    assert_eq!(
+        registered.body.as_array().map(Vec::len),
+        Some(COMMANDS.len())
+    );
+    let sent = fake.slash("help", json!([]), &[OTHER_ROLE]);
+    let reply = fake.callback(&sent).await;
+    assert_eq!(reply["type"], 4, "{reply:#}");
+    assert_eq!(reply["data"]["flags"], 64, "{reply:#}");
+    assert_eq!(
+        reply["data"]["embeds"][0]["title"], "What cs-pulse can answer",
+        "{reply:#}"
+    );
+
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    fake.closed_with(1000).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let out = std::fs::read_to_string(&log).expect("log");
+    let err = std::fs::read_to_string(dir.path().join("service.err")).expect("err");
+    assert!(status.success(), "{status}\n{out}\n{err}");
+    assert!(
+        out.contains(&format!("answering Discord commands in guild {GUILD_ID}")),
+        "{out}"
+    );
+    assert!(out.contains("stopped"), "{out}");
+    assert!(
+        !out.contains(TOKEN) && !err.contains(TOKEN),
+        "the token is never printed"
+    );
+}
