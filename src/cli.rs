@@ -395,6 +395,9 @@ fn check_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     for e in config.chat.missing_secrets() {
         writeln!(out, "warning: {e}; `cs-pulse run` needs it")?;
     }
+    for w in button_warnings(&config) {
+        writeln!(out, "warning: {w}")?;
+    }
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     writeln!(
         out,
@@ -414,6 +417,30 @@ fn check_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         plural(scorecards),
     )?;
     Ok(Outcome::Ok)
+}
+
+/// Discord sends a button press to the application whose bot posted the message: buttons of a
+/// `discord` channel posting with another token than `[chat.discord]`'s reach no one.
+fn button_warnings(config: &Config) -> Vec<String> {
+    let Some(chat) = &config.chat.discord else {
+        return vec![];
+    };
+    config
+        .channels
+        .iter()
+        .filter_map(|c| match &c.settings {
+            crate::config::ChannelSettings::Discord(s) if s.token.var() != chat.token.var() => {
+                Some(format!(
+                    "channel `{}` posts with ${{{}}} but [chat.discord] answers with ${{{}}}: \
+                     if they are different bots, its alert buttons will not reach cs-pulse",
+                    c.name,
+                    s.token.var(),
+                    chat.token.var()
+                ))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 async fn sync_command(

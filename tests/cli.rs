@@ -222,3 +222,40 @@ fn silences_and_acknowledgements_from_the_command_line() {
     assert_eq!(code, Some(2));
     assert!(err.contains("no silence with id 1"), "{err}");
 }
+
+#[test]
+fn check_warns_about_unset_chat_secrets_and_buttons_of_another_bot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            r#"[rules]
+paths = ["{repo}/rules"]
+[health]
+model = "{repo}/rules/health.toml"
+[sources.sample]
+kind = "demo"
+[channels.console]
+kind = "console"
+[channels.cs]
+kind = "discord"
+channel_id = "1300000000000000003"
+token = "${{CS_T_CHANNEL_TOKEN}}"
+[chat.discord]
+application_id = "1200000000000000001"
+guild_id = "1200000000000000002"
+token = "${{CS_T_CHAT_TOKEN}}"
+"#,
+            repo = env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .expect("write config");
+    let out = common::cli::stdout_of(
+        common::cli::cs_pulse()
+            .current_dir(dir.path())
+            .args(["check", "--config", "config.toml"])
+            .env_remove("CS_T_CHANNEL_TOKEN")
+            .env_remove("CS_T_CHAT_TOKEN"),
+    );
+    insta::assert_snapshot!(out);
+}
