@@ -370,7 +370,7 @@ fn example_chat_keys_validate_when_uncommented() {
         only(&["3456789012345678901", "4567890123456789012"])
     );
     let slack = c.chat.slack.unwrap();
-    assert_eq!(slack.access.revenue, only(&["S0123ABCD", "U0123ABCD"]));
+    assert_eq!(slack.access.revenue, only(&["U0123ABCD", "U0456EFGH"]));
 }
 
 fn only(ids: &[&str]) -> Audience {
@@ -392,7 +392,7 @@ api_base = "http://127.0.0.1:9999/"
 revenue_roles = []
 [chat.slack]
 signing_secret = "${CS_PULSE_TEST_SLACK_SECRET_UNSET}"
-act_users = ["U0123ABCD", "S0123ABCD", "W0123ABCD"]
+act_users = ["U0123ABCD", "W0123ABCD"]
 "#;
     let c = Config::parse(src, Path::new("c.toml"), Path::new("")).unwrap();
     assert_eq!(
@@ -426,7 +426,7 @@ act_users = ["U0123ABCD", "S0123ABCD", "W0123ABCD"]
             signing_secret: Secret::from_env_var("CS_PULSE_TEST_SLACK_SECRET_UNSET"),
             access: Access {
                 revenue: Audience::Everyone,
-                act: only(&["S0123ABCD", "U0123ABCD", "W0123ABCD"]),
+                act: only(&["U0123ABCD", "W0123ABCD"]),
             },
         })
     );

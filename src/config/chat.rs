@@ -405,8 +405,8 @@ impl Validator<'_> {
         ok.then_some(Audience::Only(ids))
     }
 
-    /// A list of Slack user (`U…`, `W…`) or user-group (`S…`) ids; absent is everyone, `[]`
-    /// no one.
+    /// A list of Slack member ids (`U…`, `W…`); absent is everyone, `[]` no one. User groups
+    /// (`S…`) are refused: a request names its user, not their groups.
     fn slack_users(
         &mut self,
         list: &Option<Spanned<Vec<Spanned<String>>>>,
@@ -419,13 +419,26 @@ impl Validator<'_> {
         let mut ok = true;
         for user in list.get_ref() {
             let id = user.get_ref().trim();
-            if is_slack_user_or_group_id(id) {
+            if id.starts_with('S') && is_slack_id(id) {
+                self.error(
+                    user.span(),
+                    format!("`{key}` holds `{id}`, a user group: groups are not supported"),
+                    Some("a slash command does not say which groups its user is in; list the members' ids (\"U0123ABCD\")".to_string()),
+                );
+                ok = false;
+            } else if id.starts_with(['U', 'W']) && is_slack_id(id) {
                 ids.insert(id.to_string());
             } else {
                 self.error(
                     user.span(),
-                    format!("`{key}` holds `{}`, which is not a Slack user or user-group id", user.get_ref()),
-                    Some("a member id looks like \"U0123ABCD\" (profile → ⋮ → Copy member ID); a user group's id starts with S".to_string()),
+                    format!(
+                        "`{key}` holds `{}`, which is not a Slack member id",
+                        user.get_ref()
+                    ),
+                    Some(
+                        "a member id looks like \"U0123ABCD\" (profile → ⋮ → Copy member ID)"
+                            .to_string(),
+                    ),
                 );
                 ok = false;
             }
@@ -434,10 +447,10 @@ impl Validator<'_> {
     }
 }
 
-/// `U0123ABCD`, `W0123ABCD` (members) or `S0123ABCD` (user groups).
-fn is_slack_user_or_group_id(s: &str) -> bool {
+/// A Slack id: a capital letter then capitals and digits (`U0123ABCD`, `W0123ABCD` members,
+/// `S0123ABCD` user groups).
+fn is_slack_id(s: &str) -> bool {
     s.len() >= 3
-        && matches!(s.as_bytes()[0], b'U' | b'W' | b'S')
         && s.bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
