@@ -2,7 +2,8 @@
 //! `/renewals`, `/scorecard`. They exist so that a CSM can ask cs-pulse in chat what the
 //! terminal's `cs-pulse metrics` and `cs-pulse scorecard` would tell them, with the same numbers
 //! (the metrics engine, METRICS.md) written the same way (`report::format`), in messages short
-//! enough to read on one screen.
+//! enough to read on one screen. One file per command ([`kpi`], [`account`], [`lists`] for
+//! `/at-risk` and `/renewals`, [`scorecard`]); what they share is here.
 //!
 //! Conventions shared by every answer here:
 //! - "today" is `now`'s date in the configured timezone; live health is computed over the
