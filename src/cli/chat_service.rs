@@ -17,6 +17,9 @@ use crate::server::{self, ServerOptions};
 
 /// How long the chat tasks get to finish what they are answering after a stop.
 const SETTLE: Duration = Duration::from_secs(10);
+/// How often the desk's data is checked for a newer sync (and reloaded then), so that a
+/// question does not pay the load (seconds at 100,000 accounts; docs/performance.md).
+const REFRESH: Duration = Duration::from_secs(30);
 
 /// The running chat tasks and their stop switch.
 pub struct ChatService {
@@ -38,6 +41,10 @@ impl ChatService {
             return Ok(service);
         }
         let desk = Arc::new(open_desk(Arc::new(config.clone())).await?);
+        service.tasks.push(tokio::spawn(keep_warm(
+            desk.clone(),
+            until(stopped.clone()),
+        )));
 
         if let Some(server) = &config.server {
             let options = ServerOptions::default();
@@ -100,6 +107,20 @@ impl ChatService {
         let all = futures_util::future::join_all(self.tasks);
         if tokio::time::timeout(SETTLE, all).await.is_err() {
             tracing::warn!("chat tasks did not stop within {SETTLE:?}");
+        }
+    }
+}
+
+/// Loads the desk's data now and again after each sync, until `stop`.
+async fn keep_warm(desk: Arc<crate::chat::Desk>, stop: impl std::future::Future<Output = ()>) {
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        if let Err(e) = desk.data.get().await {
+            tracing::debug!("chat data not loaded: {e}");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(REFRESH) => {}
+            () = &mut stop => return,
         }
     }
 }
