@@ -30,6 +30,15 @@ impl Reply {
         }
     }
 
+    /// An answer that shows revenue figures when `revenue` (the caller may see them): then it is
+    /// for the caller's eyes only.
+    pub fn shows_revenue(message: Message, revenue: bool) -> Reply {
+        Reply {
+            message,
+            ephemeral: revenue,
+        }
+    }
+
     /// A short private note: a refusal, a "not found", a confirmation nobody else needs.
     pub fn note(title: impl Into<String>, lines: Vec<String>, tone: Tone) -> Reply {
         Reply::private(Message {

@@ -69,35 +69,50 @@ pub fn target_text(t: &Target, unit: Unit, currency: Currency) -> String {
 
 /// `▲ +1.2 pp vs 2025-W23`, `▼ -$300.00 (-2.1%) vs 2025-W23`, `= unchanged vs 2025-W23`.
 fn change_text(k: &KpiValue, unit: Unit, currency: Currency, previous: &str) -> String {
-    let Some(ch) = k.change else {
-        return format!("no value for {previous}");
-    };
+    match change(k.metric, unit, k.change, k.change_pct, k.previous, currency) {
+        Some(text) => format!("{text} vs {previous}"),
+        None => format!("no value for {previous}"),
+    }
+}
+
+/// `▲ +1.2 pp`, `▼ -$300.00 (-2.1%)`, `= unchanged`: a metric's change from `previous`, as
+/// scorecards and `/kpi` write it; `None` without a change.
+pub fn change(
+    metric: MetricId,
+    unit: Unit,
+    change: Option<Decimal>,
+    change_pct: Option<Decimal>,
+    previous: Option<Decimal>,
+    currency: Currency,
+) -> Option<String> {
+    let ch = change?;
     if ch.is_zero() {
-        return format!("= unchanged vs {previous}");
+        return Some("= unchanged".to_string());
     }
     let arrow = if ch > Decimal::ZERO { "▲" } else { "▼" };
     // A relative change says something only for levels measured from a positive base (MRR,
     // customers); on scores, ratios and flows (net new MRR) it is noise.
     let flow = matches!(
-        k.metric,
+        metric,
         MetricId::NewMrr
             | MetricId::ExpansionMrr
             | MetricId::ReactivationMrr
             | MetricId::ContractionMrr
             | MetricId::ChurnedMrr
             | MetricId::NetNewMrr
+            | MetricId::ExpansionRevenue
     );
     let level = matches!(unit, Unit::Money | Unit::Count) && !flow;
-    let pct = match (k.change_pct, k.previous) {
+    let pct = match (change_pct, previous) {
         (Some(p), Some(prev)) if level && prev > Decimal::ZERO => {
             format!(" ({})", format::change_pct(p))
         }
         _ => String::new(),
     };
-    format!(
-        "{arrow} {}{pct} vs {previous}",
+    Some(format!(
+        "{arrow} {}{pct}",
         format::change(ch, unit, currency)
-    )
+    ))
 }
 
 /// A KPI's value line: `104.2% · target ≥ 105.0% · ▲ +1.2 pp vs 2025-W23`.

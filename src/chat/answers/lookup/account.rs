@@ -190,11 +190,7 @@ pub async fn account(
         ),
         ..Message::default()
     };
-    Ok(if caller.revenue {
-        Reply::private(message)
-    } else {
-        Reply::public(message)
-    })
+    Ok(Reply::shows_revenue(message, caller.revenue))
 }
 
 /// A health measure's name: `Seat utilization`, `DAU change`.

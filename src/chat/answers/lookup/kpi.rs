@@ -88,47 +88,25 @@ pub async fn kpi(
         footer: freshness(&snap, today),
         ..Message::default()
     };
-    Ok(if def.group == Group::Revenue {
-        Reply::private(message)
-    } else {
-        Reply::public(message)
-    })
+    Ok(Reply::shows_revenue(message, def.group == Group::Revenue))
 }
 
-/// `▲ +1.2 pp`, `▼ -$300.00 (-2.1%)`, `= unchanged`, like the scorecard's KPI lines: a relative
-/// change only for levels (money, counts) from a positive base.
+/// The change from the previous period, written as the scorecard writes it.
 fn change_text(
     metric: MetricId,
     now: Option<Decimal>,
     prev: Option<Decimal>,
     cur: Currency,
 ) -> String {
-    let unit = metric.def().unit;
-    let Some(ch) = derive(Variant::Change, now, prev) else {
-        return "n/a".to_string();
-    };
-    if ch.is_zero() {
-        return "= unchanged".to_string();
-    }
-    let arrow = if ch > Decimal::ZERO { "▲" } else { "▼" };
-    let flow = matches!(
+    crate::scorecard::message::change(
         metric,
-        MetricId::NewMrr
-            | MetricId::ExpansionMrr
-            | MetricId::ReactivationMrr
-            | MetricId::ContractionMrr
-            | MetricId::ChurnedMrr
-            | MetricId::NetNewMrr
-            | MetricId::ExpansionRevenue
-    );
-    let level = matches!(unit, Unit::Money | Unit::Count) && !flow;
-    let pct = match (derive(Variant::ChangePct, now, prev), prev) {
-        (Some(p), Some(prev)) if level && prev > Decimal::ZERO => {
-            format!(" ({})", format::change_pct(p))
-        }
-        _ => String::new(),
-    };
-    format!("{arrow} {}{pct}", format::change(ch, unit, cur))
+        metric.def().unit,
+        derive(Variant::Change, now, prev),
+        derive(Variant::ChangePct, now, prev),
+        prev,
+        cur,
+    )
+    .unwrap_or_else(|| "n/a".to_string())
 }
 
 /// Why a portfolio metric is null, where that is cheap to say (METRICS.md "Nulls").

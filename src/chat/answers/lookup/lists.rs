@@ -93,18 +93,12 @@ pub async fn at_risk(
             fields: vec![],
         }],
         footer: format!(
-            "paying accounts in the lowest band of their health model, worst first · health over {} to {} · {}",
-            window.start(),
-            window.last_day(),
-            freshness(&snap, today)
+            "paying accounts in the lowest band of their health model, worst first · {}",
+            health_footer(&window, &snap, today)
         ),
         ..Message::default()
     };
-    Ok(if caller.revenue {
-        Reply::private(message)
-    } else {
-        Reply::public(message)
-    })
+    Ok(Reply::shows_revenue(message, caller.revenue))
 }
 
 /// `/renewals [days]`: accounts whose renewal date falls within `days` from today (and paying
@@ -184,16 +178,10 @@ pub async fn renewals(
             fields: vec![],
         }],
         footer: format!(
-            "renewal dates up to {horizon}, overdue ones of paying accounts included · health over {} to {} · {}",
-            window.start(),
-            window.last_day(),
-            freshness(&snap, today)
+            "renewal dates up to {horizon}, overdue ones of paying accounts included · {}",
+            health_footer(&window, &snap, today)
         ),
         ..Message::default()
     };
-    Ok(if caller.revenue {
-        Reply::private(message)
-    } else {
-        Reply::public(message)
-    })
+    Ok(Reply::shows_revenue(message, caller.revenue))
 }

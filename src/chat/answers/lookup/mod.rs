@@ -92,6 +92,16 @@ fn live_window(today: NaiveDate) -> Period {
 }
 
 /// The footer's freshness: when the data was synced.
+/// The small print of answers built on live health: `health over A to B · data synced …`.
+fn health_footer(window: &Period, snap: &Snapshot, today: NaiveDate) -> String {
+    format!(
+        "health over {} to {} · {}",
+        window.start(),
+        window.last_day(),
+        freshness(snap, today)
+    )
+}
+
 fn freshness(snap: &Snapshot, today: NaiveDate) -> String {
     match snap.synced_at {
         Some(t) => format!("data synced {}", t.format("%Y-%m-%d %H:%M UTC")),
