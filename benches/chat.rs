@@ -16,6 +16,8 @@
 //! `BENCH_SEED` (default 42). The workspace lives in `target/bench-data/chat-<accounts>-<seed>/`
 //! and is reused (same day).
 
+mod common;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
+use common::{median, Knobs};
 use cs_pulse::chat::{parse, Caller, Command as ChatCommand, Desk, ParamKind, Syntax};
 use cs_pulse::config::{Access, Config};
 use cs_pulse::store::AlertStore;
@@ -33,29 +36,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_cs-pulse");
 const MARKER: &str = ".bench-synced";
 /// cs-pulse defers a chat answer (Discord's "thinking…") when it takes longer than this.
 const DEFER_SECS: f64 = 2.0;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid value")),
-        Err(_) => Ok(default),
-    }
-}
-
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 fn fmt_ms(secs: f64) -> String {
     let ms = secs * 1e3;
@@ -196,20 +176,9 @@ async fn ask(desk: &Desk, caller: &Caller, question: &Question, now: DateTime<Ut
 }
 
 fn main() -> Result<()> {
-    let accounts: u32 = env_or("BENCH_ACCOUNTS", 100_000)?;
-    let runs: usize = env_or("BENCH_RUNS", 5)?;
-    let seed: u64 = env_or("BENCH_SEED", 42)?;
-    if runs == 0 {
-        bail!("BENCH_RUNS must be at least 1");
-    }
-    // target/<profile>/cs-pulse -> target/
-    let target_dir = Path::new(BIN)
-        .parent()
-        .and_then(Path::parent)
-        .context("cannot find the target directory")?;
-    let dir = target_dir
-        .join("bench-data")
-        .join(format!("chat-{accounts}-{seed}"));
+    let knobs = Knobs::from_env()?;
+    let (accounts, runs, seed) = (knobs.accounts, knobs.runs, knobs.seed);
+    let dir = knobs.data_dir(BIN, "chat-")?;
     let config_path = ensure_workspace(&dir, accounts, seed)?;
     let config = Arc::new(Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?);
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -12,6 +12,8 @@
 //! `BENCH_SEED` (default 42). Data is generated once into `target/bench-data/<accounts>-<seed>/`
 //! and reused.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
+use common::{median, Knobs};
 use cs_pulse::config::Config;
 use cs_pulse::metrics::{Engine, Filter, HealthModels};
 use cs_pulse::model::Period;
@@ -34,16 +37,6 @@ const PERIOD: &str = "2025-Q1";
 /// The DuckDB version the documented figures were measured with.
 const DUCKDB_VERSION: &str = "2.0.0";
 const MARKER: &str = ".bench-complete";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid value")),
-        Err(_) => Ok(default),
-    }
-}
 
 /// Timings (seconds) of the runs of one phase, plus its peak RSS (KiB) when known.
 struct Phase {
@@ -74,16 +67,7 @@ impl Phase {
     }
 
     fn median(&self) -> f64 {
-        let mut v = self.secs.clone();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n == 0 {
-            f64::NAN
-        } else if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
+        median(&self.secs)
     }
 
     fn min(&self) -> f64 {
@@ -473,20 +457,9 @@ fn duckdb_figures(dir: &Path, runs: usize) -> Result<Option<Vec<(String, String)
 }
 
 fn main() -> Result<()> {
-    let accounts: u32 = env_or("BENCH_ACCOUNTS", 100_000)?;
-    let runs: usize = env_or("BENCH_RUNS", 5)?;
-    let seed: u64 = env_or("BENCH_SEED", 42)?;
-    if runs == 0 {
-        bail!("BENCH_RUNS must be at least 1");
-    }
-    // target/<profile>/cs-pulse -> target/
-    let target_dir = Path::new(BIN)
-        .parent()
-        .and_then(Path::parent)
-        .context("cannot find the target directory")?;
-    let dir = target_dir
-        .join("bench-data")
-        .join(format!("{accounts}-{seed}"));
+    let knobs = Knobs::from_env()?;
+    let (accounts, runs, seed) = (knobs.accounts, knobs.runs, knobs.seed);
+    let dir = knobs.data_dir(BIN, "")?;
     let records = ensure_data(&dir, accounts, seed)?;
     let config = write_config(&dir)?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
