@@ -420,13 +420,9 @@ impl Validator<'_> {
     }
 
     pub(super) fn snowflake(&mut self, v: &Spanned<Snowflake>, key: &str) -> Option<u64> {
-        let parsed = match v.get_ref() {
-            Snowflake::Text(t) => t.trim().parse::<u64>().ok(),
-            Snowflake::Number(n) => u64::try_from(*n).ok(),
-        };
-        match parsed {
-            Some(id) if id > 0 => Some(id),
-            _ => {
+        match v.get_ref().id() {
+            Some(id) => Some(id),
+            None => {
                 self.error(
                     v.span(),
                     format!("`{key}` is not a Discord id"),

@@ -372,78 +372,74 @@ impl Validator<'_> {
         None
     }
 
-    /// A list of Discord role ids; absent is everyone, `[]` no one.
-    fn roles(
+    /// A list of ids: absent is everyone, `[]` no one; `each` checks one entry (reporting its
+    /// error) and gives the id. `None` when an entry is wrong.
+    fn audience<T>(
         &mut self,
-        list: &Option<Spanned<Vec<Spanned<Snowflake>>>>,
-        key: &str,
+        list: &Option<Spanned<Vec<Spanned<T>>>>,
+        mut each: impl FnMut(&mut Self, &Spanned<T>) -> Option<String>,
     ) -> Option<Audience> {
         let Some(list) = list else {
             return Some(Audience::Everyone);
         };
         let mut ids = BTreeSet::new();
         let mut ok = true;
-        for role in list.get_ref() {
-            let id = match role.get_ref() {
-                Snowflake::Text(t) => t.trim().parse::<u64>().ok(),
-                Snowflake::Number(n) => u64::try_from(*n).ok(),
-            };
-            match id {
-                Some(id) if id > 0 => {
-                    ids.insert(id.to_string());
+        for entry in list.get_ref() {
+            match each(self, entry) {
+                Some(id) => {
+                    ids.insert(id);
                 }
-                _ => {
-                    self.error(
-                        role.span(),
-                        format!("`{key}` holds something that is not a Discord role id"),
-                        Some("a role id is a number of up to 20 digits, like \"3456789012345678901\" (Developer Mode → Server Settings → Roles → ⋯ → Copy Role ID); a role's name does not work".to_string()),
-                    );
-                    ok = false;
-                }
+                None => ok = false,
             }
         }
         ok.then_some(Audience::Only(ids))
     }
 
-    /// A list of Slack member ids (`U…`, `W…`); absent is everyone, `[]` no one. User groups
-    /// (`S…`) are refused: a request names its user, not their groups.
+    /// A list of Discord role ids.
+    fn roles(
+        &mut self,
+        list: &Option<Spanned<Vec<Spanned<Snowflake>>>>,
+        key: &str,
+    ) -> Option<Audience> {
+        self.audience(list, |v, role| {
+            let id = role.get_ref().id();
+            if id.is_none() {
+                v.error(
+                    role.span(),
+                    format!("`{key}` holds something that is not a Discord role id"),
+                    Some("a role id is a number of up to 20 digits, like \"3456789012345678901\" (Developer Mode → Server Settings → Roles → ⋯ → Copy Role ID); a role's name does not work".to_string()),
+                );
+            }
+            id.map(|id| id.to_string())
+        })
+    }
+
+    /// A list of Slack member ids (`U…`, `W…`). User groups (`S…`) are refused: a request
+    /// names its user, not their groups.
     fn slack_users(
         &mut self,
         list: &Option<Spanned<Vec<Spanned<String>>>>,
         key: &str,
     ) -> Option<Audience> {
-        let Some(list) = list else {
-            return Some(Audience::Everyone);
-        };
-        let mut ids = BTreeSet::new();
-        let mut ok = true;
-        for user in list.get_ref() {
+        self.audience(list, |v, user| {
             let id = user.get_ref().trim();
-            if id.starts_with('S') && is_slack_id(id) {
-                self.error(
-                    user.span(),
-                    format!("`{key}` holds `{id}`, a user group: groups are not supported"),
-                    Some("a slash command does not say which groups its user is in; list the members' ids (\"U0123ABCD\")".to_string()),
-                );
-                ok = false;
-            } else if id.starts_with(['U', 'W']) && is_slack_id(id) {
-                ids.insert(id.to_string());
-            } else {
-                self.error(
-                    user.span(),
-                    format!(
-                        "`{key}` holds `{}`, which is not a Slack member id",
-                        user.get_ref()
-                    ),
-                    Some(
-                        "a member id looks like \"U0123ABCD\" (profile → ⋮ → Copy member ID)"
-                            .to_string(),
-                    ),
-                );
-                ok = false;
+            if id.starts_with(['U', 'W']) && is_slack_id(id) {
+                return Some(id.to_string());
             }
-        }
-        ok.then_some(Audience::Only(ids))
+            let (message, hint) = if id.starts_with('S') && is_slack_id(id) {
+                (
+                    format!("`{key}` holds `{id}`, a user group: groups are not supported"),
+                    "a slash command does not say which groups its user is in; list the members' ids (\"U0123ABCD\")",
+                )
+            } else {
+                (
+                    format!("`{key}` holds `{}`, which is not a Slack member id", user.get_ref()),
+                    "a member id looks like \"U0123ABCD\" (profile → ⋮ → Copy member ID)",
+                )
+            };
+            v.error(user.span(), message, Some(hint.to_string()));
+            None
+        })
     }
 }
 

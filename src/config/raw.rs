@@ -116,6 +116,17 @@ pub enum Snowflake {
     Number(i64),
 }
 
+impl Snowflake {
+    /// The id, when it is a positive number that fits 64 bits.
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            Snowflake::Text(t) => t.trim().parse::<u64>().ok(),
+            Snowflake::Number(n) => u64::try_from(*n).ok(),
+        }
+        .filter(|id| *id > 0)
+    }
+}
+
 /// One `[owners."Name"]` table: the owner's ids on each platform.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
