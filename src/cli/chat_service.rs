@@ -10,10 +10,14 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::open_desk;
+use super::load_health;
 use crate::chat::discord;
+use crate::chat::Desk;
 use crate::config::{Config, DiscordMode};
+use crate::rules::Rule;
+use crate::scorecard::ScorecardDef;
 use crate::server::{self, ServerOptions};
+use crate::store::SqliteStore;
 
 /// How long the chat tasks get to finish what they are answering after a stop.
 const SETTLE: Duration = Duration::from_secs(10);
@@ -28,9 +32,16 @@ pub struct ChatService {
 }
 
 impl ChatService {
-    /// Starts what `config` asks for: nothing without `[chat]` and `[server]`. Fails before
-    /// starting anything on an unset secret, an invalid key or an address in use.
-    pub async fn start(config: &Config, out: &mut dyn Write) -> Result<ChatService> {
+    /// Starts what `config` asks for: nothing without `[chat]` and `[server]`. Answers read
+    /// the service's open `store` and the `rules` and `scorecards` it already loaded. Fails
+    /// before starting anything on an unset secret, an invalid key or an address in use.
+    pub async fn start(
+        config: &Config,
+        store: &SqliteStore,
+        rules: Vec<Rule>,
+        scorecards: Vec<ScorecardDef>,
+        out: &mut dyn Write,
+    ) -> Result<ChatService> {
         let (stop, stopped) = watch::channel(false);
         let mut service = ChatService {
             stop,
@@ -40,7 +51,13 @@ impl ChatService {
         if chat.discord.is_none() && chat.slack.is_none() && config.server.is_none() {
             return Ok(service);
         }
-        let desk = Arc::new(open_desk(Arc::new(config.clone())).await?);
+        let desk = Arc::new(Desk::new(
+            Arc::new(config.clone()),
+            store.clone(),
+            load_health(config)?,
+            rules,
+            scorecards,
+        ));
         service.tasks.push(tokio::spawn(keep_warm(
             desk.clone(),
             until(stopped.clone()),
@@ -112,7 +129,7 @@ impl ChatService {
 }
 
 /// Loads the desk's data now and again after each sync, until `stop`.
-async fn keep_warm(desk: Arc<crate::chat::Desk>, stop: impl std::future::Future<Output = ()>) {
+async fn keep_warm(desk: Arc<Desk>, stop: impl std::future::Future<Output = ()>) {
     let mut stop = std::pin::pin!(stop);
     loop {
         if let Err(e) = desk.data.get().await {

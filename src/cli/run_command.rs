@@ -45,7 +45,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         tracing::info!(retried, "failed messages queued again at start");
     }
 
-    let chat = ChatService::start(&config, out).await?;
+    let chat = ChatService::start(&config, &store, rules.clone(), scorecards.clone(), out).await?;
 
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
