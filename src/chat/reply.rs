@@ -54,6 +54,39 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// The note when an answer failed unexpectedly (a panic in the answering task; its cause
+    /// is in the log).
+    pub fn crashed() -> Reply {
+        Reply::note(
+            "Couldn't answer",
+            vec!["Something went wrong on cs-pulse's side; the log says what.".into()],
+            Tone::Critical,
+        )
+    }
+
+    /// The note for a button cs-pulse did not make (an old message, another app's id), with
+    /// the commands to use instead, written for the platform.
+    pub fn unknown_button(syntax: Syntax) -> Reply {
+        let command = |name: &str| {
+            COMMANDS
+                .iter()
+                .find(|c| c.name == name)
+                .map_or_else(|| format!("/{name}"), |c| example(c, &[], syntax))
+        };
+        Reply::note(
+            "That button no longer works",
+            vec![format!(
+                "cs-pulse doesn't know this button. Use {}, {} or {} instead.",
+                command("alerts"),
+                command("ack"),
+                command("snooze")
+            )],
+            Tone::Info,
+        )
+    }
+}
+
 /// The most choices a usage reply lists.
 const CHOICES_SHOWN: usize = 25;
 

@@ -27,7 +27,6 @@ use serenity::{
     InteractionId, Member, ResolvedOption, ResolvedValue, User,
 };
 
-use super::http::unknown_button;
 use super::payload::{autocompletes, callback, callback_type, deferred, response_parts};
 use crate::chat::command::{spec, Param, MAX_DAYS};
 use crate::chat::desk::MAX_CHOICES;
@@ -36,7 +35,7 @@ use crate::chat::{
     COMMANDS,
 };
 use crate::config::{Access, DiscordChat};
-use crate::notify::{Action, ActionKind, Tone};
+use crate::notify::{Action, ActionKind};
 use crate::scheduler::{Clock, SystemClock};
 
 /// Errors of the poise framework's callbacks (which log and answer rather than fail).
@@ -364,7 +363,11 @@ async fn answer_press(ctx: &serenity::Context, press: &ComponentInteraction, dat
         token: &press.token,
     };
     let result = match Action::parse_id(&press.data.custom_id) {
-        None => responder.respond(&unknown_button()).await,
+        None => {
+            responder
+                .respond(&Reply::unknown_button(Syntax::Discord))
+                .await
+        }
         Some(action) => {
             let private = action.kind == ActionKind::Open || !caller.act;
             let now = data.settings.clock.now();
@@ -389,7 +392,7 @@ fn on_error(error: poise::FrameworkError<'_, Data, Error>) -> BoxFuture<'_, ()> 
             } => {
                 let reply = match parse(&interaction.data.name, &Options::new()) {
                     Err(e) => usage_reply(&e, Syntax::Discord),
-                    Ok(_) => crashed(),
+                    Ok(_) => Reply::crashed(),
                 };
                 if let Err(e) = Responder::new(&ctx.http, interaction).respond(&reply).await {
                     tracing::warn!(error = %e, "couldn't answer an unknown command on Discord");
@@ -433,13 +436,15 @@ impl<'a> Responder<'a> {
             tokio::time::timeout(defer_after, &mut work).await.ok()
         };
         if let Some(done) = early {
-            return self.respond(&done.unwrap_or_else(|_| crashed())).await;
+            return self
+                .respond(&done.unwrap_or_else(|_| Reply::crashed()))
+                .await;
         }
         self.http
             .create_interaction_response(self.id, self.token, &deferred(private), vec![])
             .await
             .context("deferring the response")?;
-        let reply = work.await.unwrap_or_else(|_| crashed());
+        let reply = work.await.unwrap_or_else(|_| Reply::crashed());
         self.edit(private, &reply).await
     }
 
@@ -491,15 +496,6 @@ impl<'a> Responder<'a> {
         }
         Ok(())
     }
-}
-
-/// The note when an answer failed unexpectedly (its cause is in the log).
-fn crashed() -> Reply {
-    Reply::note(
-        "Couldn't answer",
-        vec!["Something went wrong on cs-pulse's side; the log says what.".into()],
-        Tone::Critical,
-    )
 }
 
 #[cfg(test)]

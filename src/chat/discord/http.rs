@@ -32,7 +32,7 @@ use super::payload::{
 use crate::chat::command::{parse, Syntax};
 use crate::chat::{usage_reply, Caller, Reply};
 use crate::config::{Access, DiscordChat};
-use crate::notify::{Action, ActionKind, Tone};
+use crate::notify::{Action, ActionKind};
 use crate::server::{timestamp_fresh, Context, Refusal, ReplayGuard, MAX_AHEAD_SECS};
 
 /// Discord's REST API when `api_base` is not set.
@@ -271,31 +271,13 @@ async fn component(endpoint: &Arc<Endpoint>, interaction: Interaction) -> Result
         .and_then(|d| d.custom_id)
         .ok_or_else(|| Refusal::bad_request("a component interaction without custom_id"))?;
     let Some(action) = Action::parse_id(&custom_id) else {
-        return Ok(message(&unknown_button()));
+        return Ok(message(&Reply::unknown_button(Syntax::Discord)));
     };
     let ephemeral = action.kind == ActionKind::Open;
     let desk = endpoint.context.desk.clone();
     let now = endpoint.context.clock.now();
     let work = tokio::spawn(async move { desk.press(&caller, &action, now).await });
     Ok(in_time(endpoint, token, work, ephemeral).await)
-}
-
-/// The note for a button cs-pulse did not make (an old message, another app's id).
-pub fn unknown_button() -> Reply {
-    Reply::note(
-        "That button no longer works",
-        vec!["cs-pulse doesn't know this button. Use /alerts, /ack or /snooze instead.".into()],
-        Tone::Info,
-    )
-}
-
-/// The note when an answer failed unexpectedly (its cause is in the log).
-fn crashed() -> Reply {
-    Reply::note(
-        "Couldn't answer",
-        vec!["Something went wrong on cs-pulse's side; the log says what.".into()],
-        Tone::Critical,
-    )
 }
 
 /// A message response (type 4) with the reply's first part; further parts are sent as
@@ -316,7 +298,7 @@ async fn in_time(
     let within = endpoint.context.answer_within;
     if !within.is_zero() {
         if let Ok(done) = tokio::time::timeout(within, &mut work).await {
-            let reply = done.unwrap_or_else(|_| crashed());
+            let reply = done.unwrap_or_else(|_| Reply::crashed());
             let mut parts = response_parts(&reply).into_iter();
             let first = parts.next();
             let rest: Vec<Value> = parts.collect();
@@ -335,7 +317,7 @@ async fn in_time(
     }
     let later = endpoint.clone();
     tokio::spawn(async move {
-        let reply = work.await.unwrap_or_else(|_| crashed());
+        let reply = work.await.unwrap_or_else(|_| Reply::crashed());
         let mut parts = response_parts(&reply).into_iter();
         if reply.ephemeral && !ephemeral {
             // The deferred response is public, and an edit cannot make it private: remove it

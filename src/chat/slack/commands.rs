@@ -18,7 +18,6 @@ use super::verify::verify;
 use super::{post_response, reply_messages, response_url_ok, Endpoint};
 use crate::chat::command::{parse_text, Syntax};
 use crate::chat::{usage_reply, Caller, Reply};
-use crate::notify::Tone;
 use crate::server::Refusal;
 
 /// The acknowledgement of an answer that comes later.
@@ -72,7 +71,8 @@ async fn answer(
     let within = endpoint.context.answer_within;
     if !within.is_zero() {
         if let Ok(done) = tokio::time::timeout(within, &mut work).await {
-            let mut messages = reply_messages(&done.unwrap_or_else(|_| crashed())).into_iter();
+            let mut messages =
+                reply_messages(&done.unwrap_or_else(|_| Reply::crashed())).into_iter();
             let first = messages.next();
             let rest: Vec<Value> = messages.collect();
             if !rest.is_empty() {
@@ -88,7 +88,7 @@ async fn answer(
     }
     let http = endpoint.context.http.clone();
     tokio::spawn(async move {
-        let reply = work.await.unwrap_or_else(|_| crashed());
+        let reply = work.await.unwrap_or_else(|_| Reply::crashed());
         for message in reply_messages(&reply) {
             post_response(&http, &response_url, &message).await;
         }
@@ -96,13 +96,4 @@ async fn answer(
     Ok(Some(
         json!({ "response_type": "ephemeral", "text": WORKING }),
     ))
-}
-
-/// The note when an answer failed unexpectedly (its cause is in the log).
-pub(crate) fn crashed() -> Reply {
-    Reply::note(
-        "Couldn't answer",
-        vec!["Something went wrong on cs-pulse's side; the log says what.".into()],
-        Tone::Critical,
-    )
 }

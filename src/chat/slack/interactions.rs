@@ -12,13 +12,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::commands::crashed;
 use super::form::{decode, field};
 use super::verify::verify;
 use super::{post_response, reply_messages, response_url_ok, Endpoint};
 use crate::chat::command::Syntax;
 use crate::chat::{Caller, Reply};
-use crate::notify::{Action, Tone};
+use crate::notify::Action;
 use crate::server::Refusal;
 
 /// The part of an interactivity payload cs-pulse reads.
@@ -102,25 +101,13 @@ fn press(endpoint: &Arc<Endpoint>, headers: &HeaderMap, body: &[u8]) -> Result<(
         let reply = match action {
             Some(action) => {
                 let work = tokio::spawn(async move { desk.press(&caller, &action, now).await });
-                work.await.unwrap_or_else(|_| crashed())
+                work.await.unwrap_or_else(|_| Reply::crashed())
             }
-            None => unknown_button(),
+            None => Reply::unknown_button(Syntax::Slack),
         };
         for message in reply_messages(&reply) {
             post_response(&http, &response_url, &message).await;
         }
     });
     Ok(())
-}
-
-/// The note for a button cs-pulse did not make.
-fn unknown_button() -> Reply {
-    Reply::note(
-        "That button no longer works",
-        vec![
-            "cs-pulse doesn't know this button. Try `/cs alerts`, `/cs ack` or `/cs snooze`."
-                .into(),
-        ],
-        Tone::Info,
-    )
 }
