@@ -9,7 +9,18 @@
 //! [`decode_all`], which turn one API object into a typed value and name the object's id and
 //! the field when they cannot.
 
-// (the client, its errors and decoding follow in the next commit)
+mod client;
+mod decode;
+mod error;
+mod link;
+mod redact;
+mod retry;
+
+pub use client::{Client, Response, Stats};
+pub use decode::{decode_all, decode_object};
+pub use error::HttpError;
+pub use link::next_link;
+pub use redact::redact_url;
 
 use std::fmt;
 use std::num::NonZeroU32;
