@@ -1903,6 +1903,43 @@ mod tests {
     }
 
     #[test]
+    fn documented_objects_end_to_end() {
+        // Fixtures shaped like the API reference: 3 seats × 49.00 = 147.00 a month, with 10% off
+        // for 3 months (2025-01-01 .. 2025-04-01): 147 × 0.9 = 132.30, then 147.00. The
+        // customer's 5.00 discount does not apply: the subscription has its own.
+        let read = |s: &str| -> Value { serde_json::from_str(s).unwrap() };
+        let sub = read(include_str!(
+            "../../../tests/fixtures/stripe/objects/subscription.json"
+        ));
+        let inv: Invoice = decode(read(include_str!(
+            "../../../tests/fixtures/stripe/objects/invoice.json"
+        )));
+        let customer = read(include_str!(
+            "../../../tests/fixtures/stripe/objects/customer.json"
+        ));
+        let got = run_with(
+            sub,
+            &[inv],
+            vec![],
+            Some(customer["discount"].clone()),
+            Tz::UTC,
+        );
+        assert_eq!(
+            got.unwrap(),
+            vec![
+                iv("2025-01-01", Some("2025-04-01"), dec!(132.3)),
+                iv("2025-04-01", None, dec!(147)),
+            ]
+        );
+        // The tiered (volume) yearly EUR price: 20 seats fall in tier 2:
+        // 20 × 96.00 + 60.00 = 1,980.00 a year / 12 = 165.00 a month.
+        let tiered = price(read(include_str!(
+            "../../../tests/fixtures/stripe/objects/price_tiered.json"
+        )));
+        assert_eq!(monthly_amount(&tiered, 20).unwrap(), dec!(165));
+    }
+
+    #[test]
     fn unknown_price_in_an_invoice_is_an_error() {
         let sub = simple("2025-01-01", 10_000, 1);
         let invoices = [invoice(
