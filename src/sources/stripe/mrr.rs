@@ -335,9 +335,14 @@ fn add_period(ts: i64, recurring: &Recurring, field: &str) -> Result<i64, Proble
     later.map(|l| l.timestamp()).ok_or_else(|| overflow(field))
 }
 
-/// When `discount` applies. `period` is the billing period of what it discounts (for `once`).
-fn window(discount: &Discount, period: Option<&Recurring>) -> Result<Window, Problem> {
-    let start = discount.start;
+/// When `discount` applies. `period` is the billing period of what it discounts and
+/// `trial_end` the end of the subscription's trial (for `once`: the first paid invoice).
+fn window(
+    discount: &Discount,
+    period: Option<&Recurring>,
+    trial_end: Option<i64>,
+) -> Result<Window, Problem> {
+    let mut start = discount.start;
     let end = match discount.coupon.duration {
         CouponDuration::Forever => None,
         CouponDuration::Repeating => match (discount.end, discount.coupon.duration_in_months) {
@@ -356,7 +361,11 @@ fn window(discount: &Discount, period: Option<&Recurring>) -> Result<Window, Pro
             }
         },
         CouponDuration::Once => match period {
-            Some(r) => Some(add_period(start, r, "start")?),
+            Some(r) => {
+                // A `once` coupon applies to the first charge: after a trial, if any.
+                start = start.max(trial_end.unwrap_or(start));
+                Some(add_period(start, r, "start")?)
+            }
             // Nothing recurring to discount: an empty window.
             None => Some(start),
         },
@@ -764,7 +773,7 @@ fn compute(
         let path = format!("items.data[{i}].discounts");
         let list = expanded(&it.discounts, None, &path, "data.items.data.discounts")?;
         for (k, d) in list.into_iter().enumerate() {
-            let w = window(d, it.price.recurring.as_ref())
+            let w = window(d, it.price.recurring.as_ref(), sub.trial_end)
                 .map_err(|p| p.within(&format!("{path}[{k}]")))?;
             item_discounts
                 .entry(it.id.as_str())
@@ -786,7 +795,8 @@ fn compute(
     };
     let mut sub_discounts = Vec::new();
     for (k, d) in sub_list.into_iter().enumerate() {
-        let w = window(d, sub_period).map_err(|p| p.within(&format!("discounts[{k}]")))?;
+        let w = window(d, sub_period, sub.trial_end)
+            .map_err(|p| p.within(&format!("discounts[{k}]")))?;
         sub_discounts.push((d, w));
     }
 
@@ -1365,6 +1375,26 @@ mod tests {
             vec![
                 iv("2025-01-01", Some("2026-01-01"), dec!(75)),
                 iv("2026-01-01", None, dec!(100)),
+            ]
+        );
+    }
+
+    #[test]
+    fn once_after_a_trial_discounts_the_first_paid_period() {
+        // Trial Jan 1 – Jan 15, 25% once applied at signup: 75.00 Jan 15 – Feb 15, then 100.00
+        let mut sub = simple("2025-01-01", 10_000, 1);
+        sub["trial_start"] = json!(ts("2025-01-01"));
+        sub["trial_end"] = json!(ts("2025-01-15"));
+        sub["discounts"] = json!([discount(
+            coupon(json!({"percent_off": 25}), "once", None),
+            "2025-01-01",
+            None
+        )]);
+        assert_eq!(
+            run(sub),
+            vec![
+                iv("2025-01-15", Some("2025-02-15"), dec!(75)),
+                iv("2025-02-15", None, dec!(100)),
             ]
         );
     }
