@@ -1201,6 +1201,58 @@ mod tests {
     }
 
     #[test]
+    fn tier_errors_name_the_field() {
+        // Volume tiers ending at 10 cannot price 11 seats.
+        let mut p = tiered("volume");
+        if let Some(t) = p.tiers.as_mut() {
+            t.truncate(2);
+        }
+        let e = monthly_amount(&p, 11).unwrap_err();
+        assert!(e.contains("tiers") && e.contains("11"), "{e}");
+        let mut g = tiered("graduated");
+        if let Some(t) = g.tiers.as_mut() {
+            t.truncate(2);
+        }
+        assert!(monthly_amount(&g, 11).is_err());
+        // Without tiers_mode.
+        let mut m = tiered("volume");
+        m.tiers_mode = None;
+        assert!(monthly_amount(&m, 1).unwrap_err().contains("tiers_mode"));
+        // interval_count 0
+        let z = price(price_json("p", 100, "usd", "month", 0));
+        assert!(monthly_amount(&z, 1)
+            .unwrap_err()
+            .contains("recurring.interval_count"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_amounts_never_panic(
+            unit in proptest::num::i64::ANY,
+            qty in proptest::num::u64::ANY,
+            count in proptest::num::u64::ANY,
+            interval in 0usize..4,
+            off in proptest::num::i64::ANY,
+            pct in -200i64..300,
+        ) {
+            let interval = ["day", "week", "month", "year"][interval];
+            let p = price(price_json("p", unit, "usd", interval, count));
+            let _ = monthly_amount(&p, qty);
+            let mut sub = sub_json(
+                "active",
+                "2025-01-01",
+                vec![item_json("si_1", price_json("p", unit, "usd", interval, count), qty, 0)],
+            );
+            sub["discounts"] = json!([
+                discount(coupon(json!({"amount_off": off, "currency": "usd"}), "once", None),
+                         "2025-01-01", None),
+                discount(coupon(json!({"percent_off": pct}), "forever", None), "2025-01-01", None)
+            ]);
+            let _ = run_with(sub, &[], vec![], None, Tz::UTC);
+        }
+    }
+
+    #[test]
     fn overflow_is_an_error_not_a_panic() {
         let p = price(usd_month("p", i64::MAX));
         assert!(monthly_amount(&p, u64::MAX).is_err());
@@ -1520,6 +1572,30 @@ mod tests {
             run(sub),
             vec![iv("2025-01-01", Some("2025-03-15"), dec!(100))]
         );
+    }
+
+    #[test]
+    fn canceled_during_the_trial_is_never_mrr() {
+        let mut sub = simple("2025-01-01", 10_000, 1);
+        sub["status"] = json!("canceled");
+        sub["trial_start"] = json!(ts("2025-01-01"));
+        sub["trial_end"] = json!(ts("2025-01-15"));
+        sub["canceled_at"] = json!(ts("2025-01-10"));
+        sub["ended_at"] = json!(ts("2025-01-10"));
+        assert_eq!(run(sub.clone()), vec![]);
+        // Canceled without ended_at: ends at canceled_at.
+        sub["trial_start"] = Value::Null;
+        sub["trial_end"] = Value::Null;
+        sub["ended_at"] = Value::Null;
+        assert_eq!(
+            run(sub),
+            vec![iv("2025-01-01", Some("2025-01-10"), dec!(100))]
+        );
+    }
+
+    #[test]
+    fn no_items_no_intervals() {
+        assert_eq!(run(sub_json("active", "2025-01-01", vec![])), vec![]);
     }
 
     #[test]
