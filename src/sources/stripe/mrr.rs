@@ -342,6 +342,7 @@ fn window(
     period: Option<&Recurring>,
     trial_end: Option<i64>,
 ) -> Result<Window, Problem> {
+    check_coupon(&discount.coupon)?;
     let mut start = discount.start;
     let end = match discount.coupon.duration {
         CouponDuration::Forever => None,
@@ -371,6 +372,28 @@ fn window(
         },
     };
     Ok(Window { start, end })
+}
+
+/// A coupon's amounts are in range: `percent_off` within 0–100, `amount_off` not negative.
+fn check_coupon(coupon: &Coupon) -> Result<(), Problem> {
+    if let Some(p) = coupon.percent_off {
+        if p.is_sign_negative() || p > Decimal::ONE_HUNDRED {
+            return Err(problem(
+                "coupon.percent_off",
+                format!("{p} is not a percentage between 0 and 100"),
+            ));
+        }
+    }
+    if let Some(off) = coupon.amount_off {
+        non_negative(Decimal::from(off), "coupon.amount_off")?;
+    }
+    for (c, o) in &coupon.currency_options {
+        non_negative(
+            Decimal::from(o.amount_off),
+            &format!("coupon.currency_options.{c}.amount_off"),
+        )?;
+    }
+    Ok(())
 }
 
 /// `amount` (major units per month of `currency`) after one coupon.
@@ -671,6 +694,10 @@ fn compute(
     let mut current = State::new();
     for (i, it) in sub.items.data.iter().enumerate() {
         let path = format!("items.data[{i}].price");
+        it.price
+            .currency
+            .parse::<Currency>()
+            .map_err(|e| problem(format!("{path}.currency"), e.to_string()))?;
         current.insert(
             it.id.clone(),
             item(&it.price, it.quantity.unwrap_or(1)).map_err(|p| p.within(&path))?,
@@ -2043,6 +2070,47 @@ mod tests {
             "../../../tests/fixtures/stripe/objects/price_tiered.json"
         )));
         assert_eq!(monthly_amount(&tiered, 20).unwrap(), dec!(165));
+    }
+
+    #[test]
+    fn error_messages_read_well() {
+        let show = |e: InputError| {
+            format!(
+                "{}: column {}: {}",
+                e.file,
+                e.column.unwrap_or_default(),
+                e.message
+            )
+        };
+        let mut tiered_item = usd_month("price_t", 0);
+        tiered_item["billing_scheme"] = json!("tiered");
+        tiered_item["tiers_mode"] = json!("volume");
+        let no_tiers = sub_json(
+            "active",
+            "2025-01-01",
+            vec![item_json("si_1", tiered_item, 1, 0)],
+        );
+        let mut unexpanded = simple("2025-01-01", 100, 1);
+        unexpanded["items"]["data"][0]["discounts"] = json!(["di_7"]);
+        let mut percent = simple("2025-01-01", 100, 1);
+        percent["discounts"] = json!([discount(
+            coupon(json!({"percent_off": 150}), "forever", None),
+            "2025-01-01",
+            None
+        )]);
+        let mut currency = simple("2025-01-01", 100, 1);
+        currency["items"]["data"][0]["price"]["currency"] = json!("dollars");
+        let text = [no_tiers, unexpanded, percent, currency]
+            .into_iter()
+            .map(|s| show(run_with(s, &[], vec![], None, Tz::UTC).unwrap_err()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        insta::assert_snapshot!(text, @r#"
+        Stripe subscription sub_1: column items.data[0].price.tiers: a tiered price without tiers (request it with expand[]=data.tiers)
+        Stripe subscription sub_1: column items.data[0].discounts[0]: discount di_7 was not expanded (expand[]=data.items.data.discounts)
+        Stripe subscription sub_1: column discounts[0].coupon.percent_off: 150 is not a percentage between 0 and 100
+        Stripe subscription sub_1: column items.data[0].price.currency: "dollars" is not a currency code (three letters, like USD or EUR)
+        "#);
     }
 
     #[test]
