@@ -642,6 +642,75 @@ fn state_period<'a>(state: &State<'a>) -> Option<&'a Recurring> {
     })
 }
 
+/// The item set from the subscription's start (the first value) and each time it changed:
+/// the invoiced changes, then the changes only the current items show, dated at the item's
+/// creation when it is newer than the last invoiced change, else at `now`.
+fn item_history<'a>(
+    sub: &'a Subscription,
+    current: &State<'a>,
+    mut changes: Vec<Dated<'a>>,
+    now: i64,
+) -> (State<'a>, Vec<(i64, State<'a>)>) {
+    if changes.is_empty() {
+        return (current.clone(), Vec::new());
+    }
+    // Before the first invoice: the first invoiced item set.
+    let initial = changes
+        .iter()
+        .find_map(|d| match &d.change {
+            Change::Snapshot(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| current.clone());
+    let mut invoiced = initial.clone();
+    for d in &changes {
+        apply(&mut invoiced, &d.change);
+    }
+    let last_change = changes.iter().map(|d| d.at).max().unwrap_or(now);
+    if !same_state(&invoiced, current) {
+        let mut late = Vec::new();
+        for it in &sub.items.data {
+            let Some(now_item) = current.get(&it.id) else {
+                continue;
+            };
+            if invoiced.get(&it.id).is_some_and(|was| was.same(now_item)) {
+                continue;
+            }
+            let at = if it.created > last_change {
+                it.created.min(now)
+            } else {
+                now
+            };
+            late.push((at, Change::Set(it.id.clone(), *now_item)));
+        }
+        for id in invoiced.keys() {
+            if !current.contains_key(id) {
+                late.push((now, Change::Remove(id.clone())));
+            }
+        }
+        for (at, change) in late {
+            let seq = changes.len();
+            changes.push(Dated {
+                at,
+                rank: 2,
+                seq,
+                change,
+            });
+        }
+        changes.sort_by_key(|d| (d.at, d.rank, d.seq));
+    }
+    let mut timeline: Vec<(i64, State)> = Vec::new();
+    let mut state = initial.clone();
+    for d in &changes {
+        apply(&mut state, &d.change);
+        match timeline.last_mut() {
+            Some((at, s)) if *at == d.at => *s = state.clone(),
+            _ => timeline.push((d.at, state.clone())),
+        }
+    }
+    (initial, timeline)
+}
+
 /// The intervals of one subscription as of `now`, consecutive where the MRR changes, merged
 /// where equal, none where MRR is 0.
 pub fn subscription_intervals(
@@ -698,69 +767,15 @@ fn compute(
             .currency
             .parse::<Currency>()
             .map_err(|e| problem(format!("{path}.currency"), e.to_string()))?;
-        current.insert(
-            it.id.clone(),
-            item(&it.price, it.quantity.unwrap_or(1)).map_err(|p| p.within(&path))?,
-        );
+        let it_now = item(&it.price, it.quantity.unwrap_or(1)).map_err(|p| p.within(&path))?;
+        if is_mrr_price(&it.price) {
+            current.insert(it.id.clone(), it_now);
+        }
     }
 
     // The item set over time: invoices, then the current items.
-    let mut changes = invoice_changes(sub, invoices, prices)?;
-    let mut state = changes
-        .iter()
-        .find_map(|d| match &d.change {
-            Change::Snapshot(s) => Some(s.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| current.clone());
-    let initial = state.clone();
-    let mut timeline: Vec<(i64, State)> = Vec::new();
-    if !changes.is_empty() {
-        for d in &changes {
-            apply(&mut state, &d.change);
-        }
-        let last_change = changes.iter().map(|d| d.at).max().unwrap_or(start);
-        if !same_state(&state, &current) {
-            let mut late = Vec::new();
-            for it in &sub.items.data {
-                let Some(now_item) = current.get(&it.id) else {
-                    continue;
-                };
-                if state.get(&it.id).is_some_and(|was| was.same(now_item)) {
-                    continue;
-                }
-                let at = if it.created > last_change {
-                    it.created.min(now_ts)
-                } else {
-                    now_ts
-                };
-                late.push((at, Change::Set(it.id.clone(), *now_item)));
-            }
-            for id in state.keys() {
-                if !current.contains_key(id) {
-                    late.push((now_ts, Change::Remove(id.clone())));
-                }
-            }
-            for (at, change) in late {
-                let seq = changes.len();
-                changes.push(Dated {
-                    at,
-                    rank: 2,
-                    seq,
-                    change,
-                });
-            }
-            changes.sort_by_key(|d| (d.at, d.rank, d.seq));
-        }
-        let mut state = initial.clone();
-        for d in &changes {
-            apply(&mut state, &d.change);
-            match timeline.last_mut() {
-                Some((at, s)) if *at == d.at => *s = state.clone(),
-                _ => timeline.push((d.at, state.clone())),
-            }
-        }
-    }
+    let changes = invoice_changes(sub, invoices, prices)?;
+    let (initial, timeline) = item_history(sub, &current, changes, now_ts);
 
     // One currency for every price the subscription ever had.
     let mut currency: Option<(String, Currency)> = None;
