@@ -336,11 +336,12 @@ fn add_period(ts: i64, recurring: &Recurring, field: &str) -> Result<i64, Proble
 }
 
 /// When `discount` applies. `period` is the billing period of what it discounts and
-/// `trial_end` the end of the subscription's trial (for `once`: the first paid invoice).
+/// `first_paid` when the subscription's first paid period starts (its start, or its trial's
+/// end): a `once` coupon applies to the first paid invoice after it.
 fn window(
     discount: &Discount,
     period: Option<&Recurring>,
-    trial_end: Option<i64>,
+    first_paid: i64,
 ) -> Result<Window, Problem> {
     check_coupon(&discount.coupon)?;
     let mut start = discount.start;
@@ -363,8 +364,9 @@ fn window(
         },
         CouponDuration::Once => match period {
             Some(r) => {
-                // A `once` coupon applies to the first charge: after a trial, if any.
-                start = start.max(trial_end.unwrap_or(start));
+                // A `once` coupon applies to the first charge: not before the subscription
+                // starts, nor during its trial.
+                start = start.max(first_paid);
                 Some(add_period(start, r, "start")?)
             }
             // Nothing recurring to discount: an empty window.
@@ -807,6 +809,7 @@ fn compute(
     };
 
     // Discounts and their windows.
+    let first_paid = start.max(sub.trial_end.unwrap_or(start));
     let sub_period = state_period(&current)
         .or_else(|| timeline.iter().rev().find_map(|(_, s)| state_period(s)))
         .or_else(|| state_period(&initial));
@@ -815,7 +818,7 @@ fn compute(
         let path = format!("items.data[{i}].discounts");
         let list = expanded(&it.discounts, None, &path, "data.items.data.discounts")?;
         for (k, d) in list.into_iter().enumerate() {
-            let w = window(d, it.price.recurring.as_ref(), sub.trial_end)
+            let w = window(d, it.price.recurring.as_ref(), first_paid)
                 .map_err(|p| p.within(&format!("{path}[{k}]")))?;
             item_discounts
                 .entry(it.id.as_str())
@@ -837,8 +840,8 @@ fn compute(
     };
     let mut sub_discounts = Vec::new();
     for (k, d) in sub_list.into_iter().enumerate() {
-        let w = window(d, sub_period, sub.trial_end)
-            .map_err(|p| p.within(&format!("discounts[{k}]")))?;
+        let w =
+            window(d, sub_period, first_paid).map_err(|p| p.within(&format!("discounts[{k}]")))?;
         sub_discounts.push((d, w));
     }
 
@@ -1489,6 +1492,31 @@ mod tests {
             vec![
                 iv("2025-01-15", Some("2025-02-15"), dec!(75)),
                 iv("2025-02-15", None, dec!(100)),
+            ]
+        );
+    }
+
+    #[test]
+    fn once_customer_discount_from_before_the_subscription() {
+        // The customer got 50% once in 2024; the subscription starts 2025-03-01: its first
+        // invoice is discounted: 50.00 [2025-03-01, 2025-04-01), then 100.00.
+        let customer = discount(
+            coupon(json!({"percent_off": 50}), "once", None),
+            "2024-11-20",
+            None,
+        );
+        let got = run_with(
+            simple("2025-03-01", 10_000, 1),
+            &[],
+            vec![],
+            Some(customer),
+            Tz::UTC,
+        );
+        assert_eq!(
+            got.unwrap(),
+            vec![
+                iv("2025-03-01", Some("2025-04-01"), dec!(50)),
+                iv("2025-04-01", None, dec!(100)),
             ]
         );
     }
