@@ -349,7 +349,7 @@ fn in_process_phases(
         let store = rt.block_on(SqliteStore::open(&db))?;
         let now = Utc::now();
         let (r, secs, peak) = phase(can_reset, || {
-            rt.block_on(store.replace_source("files", &data, now, now))
+            rt.block_on(store.replace_source("files", &data, now, now, true))
         });
         r?;
         replace.add(secs, peak);

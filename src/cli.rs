@@ -9,17 +9,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::config::{Config, ConfigError};
 use crate::metrics::{Engine, Filter, HealthModels, MetricRef, MetricsConfig};
 use crate::model::{Dataset, Period};
 use crate::report::metrics_report::{self, MetricsReport, Target};
 use crate::report::scorecard::Scorecard;
+use crate::sources;
 use crate::sources::demo::{self, DemoParams, DemoSource};
-use crate::sources::{self, Source};
 use crate::store::{SqliteStore, Store};
-use crate::sync;
+use crate::sync::{self, SyncOptions};
 
 pub use chat_desk::open_desk;
 
@@ -142,6 +142,9 @@ pub struct SyncArgs {
     /// Sync only this source (a key of [sources] in the config).
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
+    /// Fetch everything, even from sources whose next sync would fetch only what changed.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -223,6 +226,25 @@ fn today_in(config_tz: chrono_tz::Tz, now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&config_tz).date_naive()
 }
 
+/// A bar for sources that know their size (files: bytes), a counter of objects for those that
+/// learn it as they page through an API.
+fn progress_bar_for(sc: &crate::config::SourceConfig) -> ProgressBar {
+    use crate::config::SourceKind;
+    match sc.kind {
+        SourceKind::Files { .. } | SourceKind::Demo { .. } => progress_bar(&sc.name),
+        SourceKind::Stripe(_) | SourceKind::Hubspot(_) | SourceKind::HttpJson(_) => {
+            let pb = ProgressBar::new_spinner();
+            let style =
+                ProgressStyle::with_template("{prefix:>12} {spinner} {human_pos} objects {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            pb.set_style(style);
+            pb.set_prefix(sc.name.clone());
+            pb.enable_steady_tick(std::time::Duration::from_millis(120));
+            pb
+        }
+    }
+}
+
 fn progress_bar(prefix: &str) -> ProgressBar {
     let pb = ProgressBar::new(0);
     let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {percent:>3}% {msg}")
@@ -267,7 +289,7 @@ async fn demo_command(args: DemoArgs, now: DateTime<Utc>, out: &mut dyn Write) -
     let store = SqliteStore::open(&config.store_path).await?;
     let source = DemoSource::new("demo", params.clone());
     let pb = progress_bar("demo");
-    let run = sync::sync_source(&source, &store, &wall_clock, &pb).await?;
+    let run = sync::sync_source(&source, &store, &wall_clock, &pb, SyncOptions::default()).await?;
     pb.finish_and_clear();
     eprintln!("{}", sync::summary_line(&run));
     let data = store.load().await?;
@@ -482,21 +504,41 @@ async fn sync_command(
         .with_context(|| format!("cannot open the store {}", config.store_path.display()))?;
     let ctx = config.source_context();
     let today = today_in(config.timezone, now);
+    let options = SyncOptions {
+        force_full: args.full,
+    };
+    // Sources sync at once, each with its own progress bar; the store serialises their writes.
+    let bars = MultiProgress::new();
+    let runs = futures_util::future::join_all(selected.iter().map(|sc| {
+        let pb = bars.add(progress_bar_for(sc));
+        let (ctx, store) = (&ctx, &store);
+        async move {
+            let result = match sources::from_config(sc, ctx, today) {
+                Ok(source) => {
+                    Ok(sync::sync_source(source.as_ref(), store, &wall_clock, &pb, options).await)
+                }
+                Err(e) => Err(e),
+            };
+            pb.finish_and_clear();
+            result
+        }
+    }))
+    .await;
     let mut outcome = Outcome::Ok;
-    for sc in selected {
-        let source: Box<dyn Source> = sources::from_config(sc, &ctx, today);
-        let pb = progress_bar(&sc.name);
-        let result = sync::sync_source(source.as_ref(), &store, &wall_clock, &pb).await;
-        pb.finish_and_clear();
+    for (sc, result) in selected.iter().zip(runs) {
         match result {
-            Ok(run) => writeln!(out, "{}", sync::summary_line(&run))?,
-            Err(e) => {
+            Ok(Ok(run)) => writeln!(out, "{}", sync::summary_line(&run))?,
+            Ok(Err(e)) => {
                 outcome = Outcome::Problems;
                 match e.run() {
                     Some(run) => writeln!(out, "{}", sync::summary_line(run))?,
                     None => writeln!(out, "{}: FAILED", sc.name)?,
                 }
                 writeln!(out, "{e}")?;
+            }
+            Err(e) => {
+                outcome = Outcome::Problems;
+                writeln!(out, "{}: FAILED: {e}", sc.name)?;
             }
         }
     }

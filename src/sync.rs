@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 
-use crate::sources::{Source, SourceError};
+use crate::sources::{FetchRequest, Previous, Source, SourceError};
 use crate::store::{Store, StoreError, SyncOutcome, SyncRun};
 
 /// Why a sync of one source did not complete. The stored data of the source is unchanged.
@@ -51,23 +51,89 @@ impl SyncError {
     }
 }
 
+/// What a sync may do beyond the source's own schedule.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyncOptions {
+    /// Fetch everything even when an incremental sync is due (`cs-pulse sync --full`).
+    pub force_full: bool,
+}
+
+/// Whether the next sync of a source may be incremental: the source can fetch changes only,
+/// a full sync is not forced, and its last good full sync is younger than `every`. Returns
+/// the last good sync (what the changes apply to) when it may.
+fn incremental_base<'r>(
+    every: Option<chrono::Duration>,
+    options: SyncOptions,
+    now: DateTime<Utc>,
+    last_good: Option<&'r SyncRun>,
+    last_good_full: Option<&SyncRun>,
+) -> Option<&'r SyncRun> {
+    let every = every?;
+    if options.force_full {
+        return None;
+    }
+    let full = last_good_full?;
+    (now - full.started_at < every).then_some(last_good?)
+}
+
 /// Fetches `source` and replaces its records in `store`, stamping the run with times read from
-/// `clock` (before fetching and after fetching). On failure the failure is recorded (with the
-/// error's text) and returned; the source's stored records stay as they were.
+/// `clock` (before fetching and after fetching). A source that can fetch changes only does so
+/// when its last full sync is recent enough ([`crate::sources::Source::full_sync_every`]); the
+/// changes are applied to what its last good sync stored. On failure the failure is recorded
+/// (with the error's text) and returned; the source's stored records stay as they were.
 pub async fn sync_source(
     source: &dyn Source,
     store: &dyn Store,
     clock: &(dyn Fn() -> DateTime<Utc> + Sync),
     progress: &ProgressBar,
+    options: SyncOptions,
 ) -> Result<SyncRun, SyncError> {
     let name = source.name();
     let started = clock();
-    let data = match source.fetch(progress).await {
-        Ok(data) => data,
+    let store_error = |error: StoreError| SyncError::Store {
+        source_name: name.to_string(),
+        run: None,
+        error,
+    };
+    let base = match source.full_sync_every() {
+        None => None,
+        every => {
+            let last_good = store
+                .last_good_run(name, false)
+                .await
+                .map_err(store_error)?;
+            let last_full = store.last_good_run(name, true).await.map_err(store_error)?;
+            incremental_base(
+                every,
+                options,
+                started,
+                last_good.as_ref(),
+                last_full.as_ref(),
+            )
+            .cloned()
+        }
+    };
+    let previous_data = match &base {
+        Some(_) => Some(store.load_source(name).await.map_err(store_error)?),
+        None => None,
+    };
+    let request = FetchRequest {
+        now: started,
+        previous: base
+            .as_ref()
+            .zip(previous_data.as_ref())
+            .map(|(run, data)| Previous {
+                started_at: run.started_at,
+                data,
+            }),
+    };
+    let full_requested = request.previous.is_none();
+    let fetched = match source.fetch(&request, progress).await {
+        Ok(fetched) => fetched,
         Err(error) => {
             let finished = clock();
             return match store
-                .record_failure(name, started, finished, &error.to_string())
+                .record_failure(name, started, finished, full_requested, &error.to_string())
                 .await
             {
                 Ok(run) => Err(SyncError::Fetch { run, error }),
@@ -79,13 +145,17 @@ pub async fn sync_source(
             };
         }
     };
+    drop(previous_data);
     let finished = clock();
-    match store.replace_source(name, &data, started, finished).await {
+    match store
+        .replace_source(name, &fetched.data, started, finished, fetched.full)
+        .await
+    {
         Ok(run) => Ok(run),
         Err(error) => {
             // Best effort: the store just failed, it may fail to record this too.
             let run = store
-                .record_failure(name, started, finished, &error.to_string())
+                .record_failure(name, started, finished, fetched.full, &error.to_string())
                 .await
                 .ok();
             Err(SyncError::Store {
@@ -111,18 +181,20 @@ fn thousands(n: u64) -> String {
 }
 
 /// The one-line summary of a run shown by `cs-pulse sync`:
-/// `crm: 1,234 records (500 accounts) in 0.42 s` or `crm: FAILED after 0.10 s: <first line>`.
+/// `crm: 1,234 records (500 accounts) in 0.42 s` (`500 accounts; changes only` after an
+/// incremental fetch) or `crm: FAILED after 0.10 s: <first line>`.
 pub fn summary_line(run: &SyncRun) -> String {
     let millis = (run.finished_at - run.started_at).num_milliseconds().max(0);
     let secs = format!("{}.{:02}", millis / 1000, (millis % 1000) / 10);
     match &run.outcome {
         SyncOutcome::Ok => format!(
-            "{}: {} record{} ({} account{}) in {secs} s",
+            "{}: {} record{} ({} account{}{}) in {secs} s",
             run.source,
             thousands(run.rows),
             if run.rows == 1 { "" } else { "s" },
             thousands(run.accounts),
             if run.accounts == 1 { "" } else { "s" },
+            if run.full { "" } else { "; changes only" },
         ),
         SyncOutcome::Failed(error) => format!(
             "{}: FAILED after {secs} s: {}",
@@ -145,6 +217,7 @@ mod tests {
             finished_at: t0 + chrono::Duration::milliseconds(ms),
             rows,
             accounts,
+            full: true,
             outcome,
         }
     }
@@ -168,9 +241,45 @@ mod tests {
             )),
             "crm: FAILED after 0.10 s: 2 invalid values in x:"
         );
+        let mut incremental = run(420, 1234, 500, SyncOutcome::Ok);
+        incremental.full = false;
+        assert_eq!(
+            summary_line(&incremental),
+            "crm: 1,234 records (500 accounts; changes only) in 0.42 s"
+        );
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(12_345_678), "12,345,678");
+    }
+
+    #[test]
+    fn incremental_only_after_a_recent_full_sync() {
+        let t0 = Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).unwrap();
+        let at = |hours: i64| {
+            let mut r = run(0, 1, 1, SyncOutcome::Ok);
+            r.started_at = t0 + chrono::Duration::hours(hours);
+            r
+        };
+        let day = Some(chrono::Duration::days(1));
+        let (full, last) = (at(0), at(6));
+        let now = t0 + chrono::Duration::hours(7);
+        let base = |every, options, now, last: Option<&SyncRun>, full: Option<&SyncRun>| {
+            incremental_base(every, options, now, last, full).map(|r| r.started_at)
+        };
+        let auto = SyncOptions::default();
+        // Due: the changes since the last good sync (not since the full one).
+        assert_eq!(
+            base(day, auto, now, Some(&last), Some(&full)),
+            Some(last.started_at)
+        );
+        // A source without incremental fetches, a forced full sync, no full sync yet, or a
+        // full sync older than `every`: everything is fetched.
+        assert_eq!(base(None, auto, now, Some(&last), Some(&full)), None);
+        let forced = SyncOptions { force_full: true };
+        assert_eq!(base(day, forced, now, Some(&last), Some(&full)), None);
+        assert_eq!(base(day, auto, now, Some(&last), None), None);
+        let later = t0 + chrono::Duration::hours(24);
+        assert_eq!(base(day, auto, later, Some(&last), Some(&full)), None);
     }
 }

@@ -188,7 +188,7 @@ async fn round_trip_keeps_every_record() {
 
     let data = sample();
     let run = store
-        .replace_source("crm", &data, t(0), t(2))
+        .replace_source("crm", &data, t(0), t(2), true)
         .await
         .unwrap();
     assert_eq!(run.rows, data.record_count() as u64);
@@ -213,7 +213,7 @@ async fn unsorted_input_comes_back_in_canonical_order() {
     shuffled.subscriptions.reverse();
     shuffled.tickets.reverse();
     store
-        .replace_source("crm", &shuffled, t(0), t(1))
+        .replace_source("crm", &shuffled, t(0), t(1), true)
         .await
         .unwrap();
     assert_eq!(store.load().await.unwrap(), expected);
@@ -223,7 +223,7 @@ async fn unsorted_input_comes_back_in_canonical_order() {
 async fn replace_removes_what_the_source_no_longer_has() {
     let store = SqliteStore::open_in_memory().await.unwrap();
     store
-        .replace_source("crm", &sample(), t(0), t(1))
+        .replace_source("crm", &sample(), t(0), t(1), true)
         .await
         .unwrap();
 
@@ -231,13 +231,13 @@ async fn replace_removes_what_the_source_no_longer_has() {
     let mut next = Dataset::new(vec![sample().accounts()[0].clone()]).unwrap();
     next.subscriptions = vec![sample().subscriptions[1].clone()];
     store
-        .replace_source("crm", &next, t(10), t(11))
+        .replace_source("crm", &next, t(10), t(11), true)
         .await
         .unwrap();
     assert_eq!(store.load().await.unwrap(), next);
 
     store
-        .replace_source("crm", &Dataset::default(), t(20), t(21))
+        .replace_source("crm", &Dataset::default(), t(20), t(21), true)
         .await
         .unwrap();
     assert_eq!(store.load().await.unwrap(), Dataset::default());
@@ -265,9 +265,12 @@ async fn sources_are_merged_by_account_id() {
     ];
 
     let crm = sample();
-    store.replace_source("crm", &crm, t(0), t(1)).await.unwrap();
     store
-        .replace_source("billing", &billing, t(2), t(3))
+        .replace_source("crm", &crm, t(0), t(1), true)
+        .await
+        .unwrap();
+    store
+        .replace_source("billing", &billing, t(2), t(3), true)
         .await
         .unwrap();
     let merged = store.load().await.unwrap();
@@ -316,7 +319,7 @@ async fn sources_are_merged_by_account_id() {
 
     // Replacing one source leaves the other alone.
     store
-        .replace_source("billing", &Dataset::default(), t(4), t(5))
+        .replace_source("billing", &Dataset::default(), t(4), t(5), true)
         .await
         .unwrap();
     assert_eq!(store.load().await.unwrap(), crm);
@@ -329,7 +332,7 @@ async fn reopening_keeps_the_data() {
     {
         let store = SqliteStore::open(&path).await.unwrap();
         store
-            .replace_source("crm", &sample(), t(0), t(1))
+            .replace_source("crm", &sample(), t(0), t(1), true)
             .await
             .unwrap();
         store.close().await;
@@ -348,7 +351,7 @@ async fn a_failing_replace_changes_nothing() {
     let path = dir.path().join("store.db");
     let store = SqliteStore::open(&path).await.unwrap();
     store
-        .replace_source("crm", &sample(), t(0), t(1))
+        .replace_source("crm", &sample(), t(0), t(1), true)
         .await
         .unwrap();
 
@@ -373,7 +376,7 @@ async fn a_failing_replace_changes_nothing() {
         contacts: None,
     }];
     let err = store
-        .replace_source("crm", &bad, t(10), t(11))
+        .replace_source("crm", &bad, t(10), t(11), true)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Db(_)), "{err}");
@@ -389,7 +392,7 @@ async fn a_failing_replace_changes_nothing() {
         .await
         .unwrap();
     store
-        .replace_source("crm", &bad, t(20), t(21))
+        .replace_source("crm", &bad, t(20), t(21), true)
         .await
         .unwrap();
     assert_eq!(store.load().await.unwrap(), bad);
@@ -399,13 +402,13 @@ async fn a_failing_replace_changes_nothing() {
 async fn data_with_a_dangling_account_index_is_refused() {
     let store = SqliteStore::open_in_memory().await.unwrap();
     store
-        .replace_source("crm", &sample(), t(0), t(1))
+        .replace_source("crm", &sample(), t(0), t(1), true)
         .await
         .unwrap();
     let mut bad = sample();
     bad.renewals[0].account = 99;
     let err = store
-        .replace_source("crm", &bad, t(2), t(3))
+        .replace_source("crm", &bad, t(2), t(3), true)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
@@ -417,7 +420,7 @@ async fn data_with_a_dangling_account_index_is_refused() {
 async fn sync_runs_are_recorded_newest_first() {
     let store = SqliteStore::open_in_memory().await.unwrap();
     let ok = store
-        .replace_source("crm", &sample(), t(0), t(1))
+        .replace_source("crm", &sample(), t(0), t(1), true)
         .await
         .unwrap();
     let failed = store
@@ -425,6 +428,7 @@ async fn sync_runs_are_recorded_newest_first() {
             "billing",
             t(2),
             t(3),
+            true,
             "HTTP 503 from api.example.com\nretry later",
         )
         .await
@@ -436,7 +440,7 @@ async fn sync_runs_are_recorded_newest_first() {
         SyncOutcome::Failed("HTTP 503 from api.example.com\nretry later".into())
     );
     let third = store
-        .replace_source("crm", &Dataset::default(), t(4), t(5))
+        .replace_source("crm", &Dataset::default(), t(4), t(5), true)
         .await
         .unwrap();
 
@@ -463,7 +467,10 @@ async fn sub_second_timestamps_round_trip() {
     let store = SqliteStore::open_in_memory().await.unwrap();
     let start = t(0) + chrono::Duration::nanoseconds(123_456_789);
     let end = t(1) + chrono::Duration::microseconds(5);
-    let run = store.record_failure("crm", start, end, "x").await.unwrap();
+    let run = store
+        .record_failure("crm", start, end, true, "x")
+        .await
+        .unwrap();
     assert_eq!(store.sync_runs(None, 1).await.unwrap(), [run]);
 }
 
@@ -472,7 +479,7 @@ async fn corrupted(sql: &str) -> StoreError {
     let path = dir.path().join("store.db");
     let store = SqliteStore::open(&path).await.unwrap();
     store
-        .replace_source("crm", &sample(), t(0), t(1))
+        .replace_source("crm", &sample(), t(0), t(1), true)
         .await
         .unwrap();
     let mut conn = raw(&path).await;
@@ -537,7 +544,7 @@ async fn usage_written_by_schema_1_still_loads_until_the_next_sync() {
     let mut data = sample();
     let old_usage = std::mem::take(&mut data.usage);
     store
-        .replace_source("crm", &data, t(0), t(1))
+        .replace_source("crm", &data, t(0), t(1), true)
         .await
         .unwrap();
     // What an older build wrote: one row per account in usage_blobs.
@@ -566,7 +573,7 @@ async fn usage_written_by_schema_1_still_loads_until_the_next_sync() {
 
     // The next sync of the source replaces them.
     store
-        .replace_source("crm", &data, t(2), t(3))
+        .replace_source("crm", &data, t(2), t(3), true)
         .await
         .unwrap();
     assert_eq!(store.load().await.unwrap(), data);

@@ -99,6 +99,7 @@ mod tests {
             finished_at: t,
             rows: accounts * 10,
             accounts,
+            full: true,
             outcome: if ok {
                 SyncOutcome::Ok
             } else {

@@ -22,7 +22,7 @@ use crate::scheduler::JobExecutor;
 use crate::scorecard::{self, ScorecardDef};
 use crate::sources;
 use crate::store::{OutboxStore, SqliteStore};
-use crate::sync;
+use crate::sync::{self, SyncOptions};
 
 /// Everything the jobs need, loaded once at start.
 pub struct ServiceJobs {
@@ -58,9 +58,19 @@ impl ServiceJobs {
             if only.is_some_and(|names| !names.contains(&sc.name)) {
                 continue;
             }
-            let source = sources::from_config(sc, &ctx, today);
+            let source = match sources::from_config(sc, &ctx, today) {
+                Ok(source) => source,
+                Err(e) => {
+                    tracing::error!(source = %sc.name, "sync failed: {e}");
+                    failed.push(sc.name.clone());
+                    continue;
+                }
+            };
             let hidden = ProgressBar::hidden();
-            match sync::sync_source(source.as_ref(), &self.store, &wall_clock, &hidden).await {
+            let options = SyncOptions::default();
+            match sync::sync_source(source.as_ref(), &self.store, &wall_clock, &hidden, options)
+                .await
+            {
                 Ok(run) => tracing::info!(source = %sc.name, "{}", sync::summary_line(&run)),
                 Err(e) => {
                     tracing::error!(source = %sc.name, "sync failed: {e}");

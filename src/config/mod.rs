@@ -13,6 +13,7 @@ mod jobs;
 pub mod raw;
 pub mod route;
 pub mod secret;
+mod sources;
 pub mod toml_file;
 
 pub use channels::{
@@ -127,6 +128,12 @@ pub enum SourceKind {
         seed: u64,
         months: u32,
     },
+    /// Stripe's API: customers, subscriptions, prices, discounts and invoices.
+    Stripe(crate::sources::stripe::Settings),
+    /// HubSpot's CRM API: companies, owners, renewal deals, optional usage objects.
+    Hubspot(crate::sources::hubspot::Settings),
+    /// Any JSON API, mapped to one canonical record kind.
+    HttpJson(crate::sources::http_json::Settings),
 }
 
 impl SourceKind {
@@ -142,6 +149,9 @@ impl SourceKind {
         match self {
             SourceKind::Files { .. } => "files",
             SourceKind::Demo { .. } => "demo",
+            SourceKind::Stripe(_) => "stripe",
+            SourceKind::Hubspot(_) => "hubspot",
+            SourceKind::HttpJson(_) => "http_json",
         }
     }
 }
@@ -154,6 +164,61 @@ const DEMO_MONTHS: u32 = 24;
 const SOURCE_KINDS: &[(&str, &[&str])] = &[
     ("files", &["path"]),
     ("demo", &["accounts", "seed", "months"]),
+    (
+        "stripe",
+        &[
+            "api_key",
+            "account_key",
+            "base_url",
+            "rate_limit",
+            "concurrency",
+            "max_retries",
+            "timeout",
+            "full_sync_every",
+        ],
+    ),
+    (
+        "hubspot",
+        &[
+            "token",
+            "account_key",
+            "properties",
+            "custom_properties",
+            "renewal_pipeline",
+            "stages",
+            "usage_object",
+            "usage_properties",
+            "base_url",
+            "rate_limit",
+            "concurrency",
+            "max_retries",
+            "timeout",
+            "full_sync_every",
+        ],
+    ),
+    (
+        "http_json",
+        &[
+            "url",
+            "token",
+            "auth_header",
+            "auth_scheme",
+            "pagination",
+            "cursor_path",
+            "cursor_param",
+            "page_param",
+            "page_size_param",
+            "page_size",
+            "query",
+            "records",
+            "record",
+            "fields",
+            "rate_limit",
+            "concurrency",
+            "max_retries",
+            "timeout",
+        ],
+    ),
 ];
 
 /// The keys one kind of table takes, for reporting the keys of another kind ([`Validator`]'s
@@ -300,6 +365,9 @@ impl fmt::Display for SourceKind {
                 f,
                 "demo data: {accounts} accounts, {months} months, seed {seed}"
             ),
+            SourceKind::Stripe(s) => write!(f, "Stripe at {}", s.network.base_url),
+            SourceKind::Hubspot(s) => write!(f, "HubSpot at {}", s.network.base_url),
+            SourceKind::HttpJson(s) => write!(f, "JSON from {}", s.url),
         }
     }
 }
@@ -646,12 +714,7 @@ impl Validator<'_> {
             self.unknown_kind(kind, "source", &words);
             return None;
         };
-        let present = [
-            ("path", raw.path.as_ref().map(Spanned::span)),
-            ("accounts", raw.accounts.as_ref().map(Spanned::span)),
-            ("seed", raw.seed.as_ref().map(Spanned::span)),
-            ("months", raw.months.as_ref().map(Spanned::span)),
-        ];
+        let present = raw.present();
         let kind_keys = KindKeys {
             table: "source",
             word,
@@ -678,6 +741,9 @@ impl Validator<'_> {
                     None
                 }
             },
+            "stripe" => self.stripe_source(name.get_ref(), header.clone(), &raw),
+            "hubspot" => self.hubspot_source(name.get_ref(), header.clone(), &raw),
+            "http_json" => self.http_json_source(name.get_ref(), header.clone(), &raw),
             _ => {
                 let (da, ds, dm) = (DEMO_ACCOUNTS, DEMO_SEED, DEMO_MONTHS);
                 let accounts = match &raw.accounts {

@@ -79,6 +79,65 @@ pub struct RawSource {
     pub seed: Option<Spanned<Number>>,
     /// `demo`: months of generated history.
     pub months: Option<Spanned<Number>>,
+
+    // Network sources (`stripe`, `hubspot`, `http_json`): see `src/config/sources/network.rs`.
+    /// The API's base URL (a local server in tests; the provider's by default).
+    pub base_url: Option<Spanned<String>>,
+    /// Client-side rate limit, like `"100/s"` or `"100/10s"` (the provider's documented limit
+    /// by default).
+    pub rate_limit: Option<Spanned<String>>,
+    /// Requests in flight at once.
+    pub concurrency: Option<Spanned<Number>>,
+    /// Retries of a request answered 429, 5xx or not at all, before the sync fails.
+    pub max_retries: Option<Spanned<Number>>,
+    /// Time allowed for one request, like `"30s"`.
+    pub timeout: Option<Spanned<String>>,
+    /// How often an incremental source runs a full sync (to see deletions), like `"7d"`.
+    pub full_sync_every: Option<Spanned<String>>,
+    /// `stripe`: `${ENV}` holding the restricted API key.
+    pub api_key: Option<Spanned<String>>,
+    /// `hubspot`, `http_json`: `${ENV}` holding the token.
+    pub token: Option<Spanned<String>>,
+    /// `stripe`, `hubspot`: which value is the account id shared with other sources.
+    pub account_key: Option<Spanned<String>>,
+    /// `hubspot`: canonical account field -> company property.
+    pub properties: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    /// `hubspot`: company properties kept as custom fields.
+    pub custom_properties: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `hubspot`: the deal pipeline whose deals are renewals.
+    pub renewal_pipeline: Option<Spanned<String>>,
+    /// `hubspot`: deal stage id -> `renewed`, `churned` or `pending`.
+    pub stages: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    /// `hubspot`: a custom object holding daily usage.
+    pub usage_object: Option<Spanned<String>>,
+    /// `hubspot`: canonical usage field -> property of the usage object.
+    pub usage_properties: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    /// `http_json`: the URL of the first page.
+    pub url: Option<Spanned<String>>,
+    /// `http_json`: the header carrying the token (`Authorization` by default).
+    pub auth_header: Option<Spanned<String>>,
+    /// `http_json`: the word before the token (`Bearer` by default; `""` for none).
+    pub auth_scheme: Option<Spanned<String>>,
+    /// `http_json`: `none`, `cursor`, `page` or `link`.
+    pub pagination: Option<Spanned<String>>,
+    /// `http_json`: where the next cursor is in a response (a path).
+    pub cursor_path: Option<Spanned<String>>,
+    /// `http_json`: the query parameter that sends the cursor back.
+    pub cursor_param: Option<Spanned<String>>,
+    /// `http_json`: the query parameter of the page number.
+    pub page_param: Option<Spanned<String>>,
+    /// `http_json`: the query parameter of the page size.
+    pub page_size_param: Option<Spanned<String>>,
+    /// `http_json`: records per page.
+    pub page_size: Option<Spanned<Number>>,
+    /// `http_json`: fixed query parameters sent with every request.
+    pub query: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    /// `http_json`: where the records are in a response (a path; the whole body by default).
+    pub records: Option<Spanned<String>>,
+    /// `http_json`: the canonical record kind each JSON record becomes.
+    pub record: Option<Spanned<String>>,
+    /// `http_json`: canonical field -> path in the JSON record.
+    pub fields: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,4 +248,48 @@ pub struct RawSlackChat {
     pub revenue_users: Option<Spanned<Vec<Spanned<String>>>>,
     /// User or user-group ids that may snooze and acknowledge.
     pub act_users: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+impl RawSource {
+    /// Every key of the table with the span of its value when present (for reporting keys of
+    /// another kind).
+    pub fn present(&self) -> Vec<(&'static str, Option<std::ops::Range<usize>>)> {
+        fn at<T>(v: &Option<Spanned<T>>) -> Option<std::ops::Range<usize>> {
+            v.as_ref().map(Spanned::span)
+        }
+        vec![
+            ("path", at(&self.path)),
+            ("accounts", at(&self.accounts)),
+            ("seed", at(&self.seed)),
+            ("months", at(&self.months)),
+            ("base_url", at(&self.base_url)),
+            ("rate_limit", at(&self.rate_limit)),
+            ("concurrency", at(&self.concurrency)),
+            ("max_retries", at(&self.max_retries)),
+            ("timeout", at(&self.timeout)),
+            ("full_sync_every", at(&self.full_sync_every)),
+            ("api_key", at(&self.api_key)),
+            ("token", at(&self.token)),
+            ("account_key", at(&self.account_key)),
+            ("properties", at(&self.properties)),
+            ("custom_properties", at(&self.custom_properties)),
+            ("renewal_pipeline", at(&self.renewal_pipeline)),
+            ("stages", at(&self.stages)),
+            ("usage_object", at(&self.usage_object)),
+            ("usage_properties", at(&self.usage_properties)),
+            ("url", at(&self.url)),
+            ("auth_header", at(&self.auth_header)),
+            ("auth_scheme", at(&self.auth_scheme)),
+            ("pagination", at(&self.pagination)),
+            ("cursor_path", at(&self.cursor_path)),
+            ("cursor_param", at(&self.cursor_param)),
+            ("page_param", at(&self.page_param)),
+            ("page_size_param", at(&self.page_size_param)),
+            ("page_size", at(&self.page_size)),
+            ("query", at(&self.query)),
+            ("records", at(&self.records)),
+            ("record", at(&self.record)),
+            ("fields", at(&self.fields)),
+        ]
+    }
 }

@@ -30,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-use super::{Source, SourceError};
+use super::{FetchRequest, Fetched, Source, SourceError};
 use crate::model::{
     Account, AccountIx, Cost, Currency, Dataset, FxRates, Renewal, RenewalOutcome, Subscription,
     SurveyKind, SurveyResponse, Ticket, Usage, YearMonth,
@@ -111,7 +111,11 @@ impl Source for DemoSource {
         &self.name
     }
 
-    async fn fetch(&self, progress: &ProgressBar) -> Result<Dataset, SourceError> {
+    async fn fetch(
+        &self,
+        _request: &FetchRequest<'_>,
+        progress: &ProgressBar,
+    ) -> Result<Fetched, SourceError> {
         let params = self.params.clone();
         let data = if params.accounts <= INLINE_ACCOUNTS {
             generate(&params)
@@ -121,7 +125,7 @@ impl Source for DemoSource {
                 .map_err(|e| SourceError::Other(format!("the demo generator failed: {e}")))?
         };
         progress.inc(data.record_count() as u64);
-        Ok(data)
+        Ok(Fetched::full(data))
     }
 }
 

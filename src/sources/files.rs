@@ -25,7 +25,7 @@ use rust_decimal::Decimal;
 use super::csv_format::{
     FileFormat, ACCOUNTS, COSTS, RENEWALS, SUBSCRIPTIONS, SURVEY_RESPONSES, TICKETS, USAGE,
 };
-use super::{InputError, Source, SourceContext, SourceError};
+use super::{FetchRequest, Fetched, InputError, Source, SourceContext, SourceError};
 use crate::model::{
     Account, AccountIx, Cost, Currency, Dataset, Renewal, RenewalOutcome, Subscription, SurveyKind,
     SurveyResponse, Ticket, Usage, YearMonth,
@@ -67,11 +67,16 @@ impl Source for FilesSource {
     }
 
     /// Parses the directory on a blocking thread; `progress` counts bytes read.
-    async fn fetch(&self, progress: &ProgressBar) -> Result<Dataset, SourceError> {
+    async fn fetch(
+        &self,
+        _request: &FetchRequest<'_>,
+        progress: &ProgressBar,
+    ) -> Result<Fetched, SourceError> {
         let (dir, ctx, progress) = (self.dir.clone(), self.ctx.clone(), progress.clone());
         tokio::task::spawn_blocking(move || read_dir(&dir, &ctx, &progress))
             .await
             .map_err(|e| SourceError::Other(format!("the CSV reader stopped unexpectedly: {e}")))?
+            .map(Fetched::full)
     }
 }
 

@@ -5,11 +5,16 @@
 pub mod csv_format;
 pub mod demo;
 pub mod files;
+pub mod http;
+pub mod http_json;
+pub mod hubspot;
+pub mod stripe;
 
 use std::fmt;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use indicatif::ProgressBar;
 
@@ -44,8 +49,11 @@ impl fmt::Display for InputError {
         if self.line > 0 {
             write!(f, ":{}", self.line)?;
         }
-        if let Some(c) = &self.column {
-            write!(f, ": column {c}")?;
+        match &self.column {
+            // An API object (`line` 0) has fields, a CSV line has columns.
+            Some(c) if self.line == 0 => write!(f, ": field {c}")?,
+            Some(c) => write!(f, ": column {c}")?,
+            None => {}
         }
         write!(f, ": {}", self.message)
     }
@@ -66,8 +74,50 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+    /// A request failed for good, after its retries.
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+    /// A secret the source needs is not set.
+    #[error(transparent)]
+    Secret(#[from] crate::config::MissingSecret),
     #[error("{0}")]
     Other(String),
+}
+
+/// What the sync engine asks a source for.
+#[derive(Clone, Copy, Debug)]
+pub struct FetchRequest<'a> {
+    /// When the sync started: the "as of" of everything fetched (a subscription's current
+    /// state, a trial still running).
+    pub now: DateTime<Utc>,
+    /// For an incremental sync, the last good sync; `None` asks for everything.
+    pub previous: Option<Previous<'a>>,
+}
+
+/// The last good sync of a source, for an incremental sync.
+#[derive(Clone, Copy, Debug)]
+pub struct Previous<'a> {
+    /// When that sync started: everything changed since is fetched.
+    pub started_at: DateTime<Utc>,
+    /// What it stored for this source: the changes are applied to it.
+    pub data: &'a Dataset,
+}
+
+/// What a source returns: all its records, and whether they were fetched in full.
+#[derive(Debug)]
+pub struct Fetched {
+    /// Every record of the source (an incremental fetch has applied its changes to the
+    /// previous data).
+    pub data: Dataset,
+    /// Whether everything was fetched (a source may fall back to a full fetch, say when a
+    /// change log no longer reaches back to the previous sync).
+    pub full: bool,
+}
+
+impl Fetched {
+    pub fn full(data: Dataset) -> Fetched {
+        Fetched { data, full: true }
+    }
 }
 
 /// A place records come from.
@@ -76,20 +126,31 @@ pub trait Source: Send + Sync {
     /// The configured name of this source (the key of `[sources.NAME]`).
     fn name(&self) -> &str;
 
-    /// Reads everything and returns it as one validated data set, or every error found.
-    /// `progress` counts the source's own unit (bytes read for files, records for the demo);
-    /// it is hidden when not on a terminal.
-    async fn fetch(&self, progress: &ProgressBar) -> Result<Dataset, SourceError>;
+    /// How often a full sync must run, for a source that can fetch only what changed since
+    /// the previous sync; `None` (the default) when every fetch is full.
+    fn full_sync_every(&self) -> Option<chrono::Duration> {
+        None
+    }
+
+    /// Reads the source and returns every record as one validated data set, or every error
+    /// found. `progress` counts the source's own unit (bytes read for files, records for the
+    /// others); it is hidden when not on a terminal.
+    async fn fetch(
+        &self,
+        request: &FetchRequest<'_>,
+        progress: &ProgressBar,
+    ) -> Result<Fetched, SourceError>;
 }
 
 /// The source a `[sources.NAME]` table describes: the one place a new source kind is wired in.
+/// A network source's secret is read here: an unset variable is an error naming it.
 pub fn from_config(
     cfg: &crate::config::SourceConfig,
     ctx: &SourceContext,
     today: chrono::NaiveDate,
-) -> Box<dyn Source> {
+) -> Result<Box<dyn Source>, SourceError> {
     use crate::config::SourceKind;
-    match &cfg.kind {
+    Ok(match &cfg.kind {
         SourceKind::Files { dir } => Box::new(files::FilesSource::new(
             cfg.name.clone(),
             dir.clone(),
@@ -108,5 +169,20 @@ pub fn from_config(
                 as_of: today,
             },
         )),
-    }
+        SourceKind::Stripe(settings) => Box::new(stripe::StripeSource::new(
+            cfg.name.clone(),
+            settings.clone(),
+            ctx.clone(),
+        )?),
+        SourceKind::Hubspot(s) => Box::new(hubspot::HubspotSource::from_settings(
+            cfg.name.clone(),
+            s.clone(),
+            ctx.clone(),
+        )?),
+        SourceKind::HttpJson(s) => Box::new(http_json::HttpJsonSource::new(
+            cfg.name.clone(),
+            s.clone(),
+            ctx.clone(),
+        )?),
+    })
 }

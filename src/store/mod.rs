@@ -37,6 +37,8 @@ pub struct SyncRun {
     pub rows: u64,
     /// Accounts in the synced data (0 for a failed run).
     pub accounts: u64,
+    /// Whether everything was fetched, or only what changed since the previous good run.
+    pub full: bool,
     pub outcome: SyncOutcome,
 }
 
@@ -74,25 +76,40 @@ pub trait Store: Send + Sync {
     /// Replaces everything stored for `source` by `data` (upserting by id, deleting what the
     /// source no longer has) and records the successful run, all in one transaction: on any
     /// error nothing changes.
+    /// `full` says whether `data` was fetched in full (recorded with the run).
     async fn replace_source(
         &self,
         source: &str,
         data: &Dataset,
         started_at: DateTime<Utc>,
         finished_at: DateTime<Utc>,
+        full: bool,
     ) -> Result<SyncRun, StoreError>;
 
-    /// Records a failed run; the source's stored records stay as they were.
+    /// Records a failed run (`full`: whether it tried to fetch everything); the source's stored
+    /// records stay as they were.
     async fn record_failure(
         &self,
         source: &str,
         started_at: DateTime<Utc>,
         finished_at: DateTime<Utc>,
+        full: bool,
         error: &str,
     ) -> Result<SyncRun, StoreError>;
 
     /// Every stored record of every source, merged into one data set (accounts by id).
     async fn load(&self) -> Result<Dataset, StoreError>;
+
+    /// The stored records of one source, as its last good sync wrote them (what an
+    /// incremental sync applies its changes to).
+    async fn load_source(&self, source: &str) -> Result<Dataset, StoreError>;
+
+    /// The newest successful run of `source`, or of its full runs only.
+    async fn last_good_run(
+        &self,
+        source: &str,
+        full_only: bool,
+    ) -> Result<Option<SyncRun>, StoreError>;
 
     /// The most recent runs, newest first, optionally of one source.
     async fn sync_runs(&self, source: Option<&str>, limit: u32)

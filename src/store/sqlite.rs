@@ -502,8 +502,8 @@ async fn insert_run(conn: &mut SqliteConnection, run: &SyncRun) -> Result<(), St
         SyncOutcome::Failed(e) => ("failed", Some(e.as_str())),
     };
     sqlx::query(
-        "INSERT INTO sync_runs (source, started_at, finished_at, rows, accounts, outcome, error) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO sync_runs (source, started_at, finished_at, rows, accounts, outcome, error, \
+         full) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .bind(&run.source)
     .bind(timestamp(run.started_at))
@@ -512,9 +512,34 @@ async fn insert_run(conn: &mut SqliteConnection, run: &SyncRun) -> Result<(), St
     .bind(i64::try_from(run.accounts).unwrap_or(i64::MAX))
     .bind(outcome)
     .bind(error)
+    .bind(run.full)
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The columns [`sync_run`] reads, as a `SELECT ... FROM sync_runs`.
+const RUN_COLUMNS: &str =
+    "SELECT source, started_at, finished_at, rows, accounts, outcome, error, full FROM sync_runs";
+
+fn sync_run(r: &sqlx::sqlite::SqliteRow) -> Result<SyncRun, StoreError> {
+    let outcome: &str = r.try_get(5)?;
+    let count = |i: usize| -> Result<u64, StoreError> {
+        let n: i64 = r.try_get(i)?;
+        u64::try_from(n).map_err(|_| corrupt("sync_runs", format!("count {n}")))
+    };
+    Ok(SyncRun {
+        source: r.try_get(0)?,
+        started_at: parse_timestamp(r.try_get(1)?)?,
+        finished_at: parse_timestamp(r.try_get(2)?)?,
+        rows: count(3)?,
+        accounts: count(4)?,
+        full: r.try_get(7)?,
+        outcome: match outcome {
+            "ok" => SyncOutcome::Ok,
+            _ => SyncOutcome::Failed(r.try_get::<Option<String>, _>(6)?.unwrap_or_default()),
+        },
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -596,6 +621,7 @@ const READ_CHUNK: usize = 50_000;
 /// text per chunk costs SQLite and serde_json far less), and turns each into a record.
 async fn load_rows<R, T>(
     conn: &mut SqliteConnection,
+    only: Option<&str>,
     table: &str,
     columns: &str,
     mut record: impl FnMut(R) -> Result<T, StoreError>,
@@ -609,13 +635,16 @@ where
              (SELECT * FROM {table} {filter} ORDER BY source, id LIMIT {READ_CHUNK})"
         )
     };
-    let (first, next) = (select(""), select("WHERE (source, id) > (?1, ?2)"));
+    let (first, next) = (
+        select("WHERE ?1 IS NULL OR source = ?1"),
+        select("WHERE (?3 IS NULL OR source = ?3) AND (source, id) > (?1, ?2)"),
+    );
     let mut out = Vec::new();
     let mut after: Option<(String, String)> = None;
     loop {
         let query = match &after {
-            None => sqlx::query_as(&first),
-            Some((source, id)) => sqlx::query_as(&next).bind(source).bind(id),
+            None => sqlx::query_as(&first).bind(only),
+            Some((source, id)) => sqlx::query_as(&next).bind(source).bind(id).bind(only),
         };
         let (count, json): (i64, String) = query.fetch_one(&mut *conn).await?;
         let rows: Vec<R> = serde_json::from_str(&json).map_err(|e| corrupt(table, e))?;
@@ -660,10 +689,14 @@ keyed_rows! {
     RenewalRow(String, String, String, Text);
 }
 
-async fn load_accounts(conn: &mut SqliteConnection) -> Result<Dataset, StoreError> {
+async fn load_accounts(
+    conn: &mut SqliteConnection,
+    only: Option<&str>,
+) -> Result<Dataset, StoreError> {
     const T: &str = "accounts";
     let mut accounts = load_rows(
         conn,
+        only,
         T,
         "name, owner, segment, plan, created_at, renewal_date, licensed_seats, first_value_at, \
          trial_started_at, trial_ended_at, converted_at, custom",
@@ -716,10 +749,15 @@ fn sort_children<T>(v: &mut [T], key: impl Fn(&T) -> (AccountIx, NaiveDate, &str
     v.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
-async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<(), StoreError> {
+async fn load_children(
+    conn: &mut SqliteConnection,
+    ds: &mut Dataset,
+    only: Option<&str>,
+) -> Result<(), StoreError> {
     const S: &str = "subscriptions";
     let mut subs = load_rows(
         conn,
+        only,
         S,
         "account_id, mrr, currency, start_date, end_date",
         |r: SubscriptionRow| {
@@ -739,6 +777,7 @@ async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<
     const V: &str = "survey_responses";
     let mut surveys = load_rows(
         conn,
+        only,
         V,
         "account_id, kind, score, submitted_at, comment",
         |r: SurveyRow| {
@@ -761,6 +800,7 @@ async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<
     const K: &str = "tickets";
     let mut tickets = load_rows(
         conn,
+        only,
         K,
         "account_id, opened_at, resolved_at, first_response_at, contacts",
         |r: TicketRow| {
@@ -780,6 +820,7 @@ async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<
     const R: &str = "renewals";
     let mut renewals = load_rows(
         conn,
+        only,
         R,
         "account_id, due_date, outcome, amount",
         |r: RenewalRow| {
@@ -799,8 +840,12 @@ async fn load_children(conn: &mut SqliteConnection, ds: &mut Dataset) -> Result<
 
     const C: &str = "costs";
     let mut costs: Vec<Cost> = Vec::new();
-    let mut rows = sqlx::query("SELECT month, amount FROM costs ORDER BY month, source, seq")
-        .fetch(&mut *conn);
+    let mut rows = sqlx::query(
+        "SELECT month, amount FROM costs WHERE ?1 IS NULL OR source = ?1 \
+         ORDER BY month, source, seq",
+    )
+    .bind(only)
+    .fetch(&mut *conn);
     while let Some(r) = rows.try_next().await? {
         let month: &str = r.try_get(0)?;
         costs.push(Cost {
@@ -871,10 +916,13 @@ enum UsageError {
 async fn read_usage(
     conn: &mut SqliteConnection,
     send: &std::sync::mpsc::Sender<RawUsage>,
+    only: Option<&str>,
 ) -> Result<(), StoreError> {
     let sources: Vec<String> = sqlx::query_scalar(
-        "SELECT source FROM usage_chunks UNION SELECT source FROM usage_blobs ORDER BY source",
+        "SELECT source FROM (SELECT source FROM usage_chunks UNION SELECT source FROM usage_blobs) \
+         WHERE ?1 IS NULL OR source = ?1 ORDER BY source",
     )
+    .bind(only)
     .fetch_all(&mut *conn)
     .await?;
     // The decoder only stops early on an error, reported when it is joined: sending to it
@@ -1066,6 +1114,39 @@ fn attribute_usage(ds: &Dataset, decoded: DecodedUsage) -> Result<Vec<Usage>, St
     Ok(usage)
 }
 
+impl SqliteStore {
+    /// Every stored record, or those of one source (`only`), merged into one data set.
+    async fn load_records(&self, only: Option<&str>) -> Result<Dataset, StoreError> {
+        // One read transaction: every table is read from the same snapshot, even while a sync
+        // commits in between. The usage BLOBs are read first and decoded on a blocking thread
+        // while the record tables are read and parsed on this one.
+        let mut tx = self.pool.begin().await?;
+        // Room for every usage row, but never more than the bytes stored could hold (a row takes
+        // at least 5 bytes), whatever a damaged `days` says.
+        let (days, bytes): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(days), 0), COALESCE(SUM(length(data)), 0) FROM \
+             (SELECT days, data FROM usage_chunks UNION ALL SELECT days, data FROM usage_blobs)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let capacity = usize::try_from(days.min(bytes / 5)).unwrap_or(0);
+        let (send, recv) = std::sync::mpsc::channel();
+        let decoder = tokio::task::spawn_blocking(move || decode_usage(capacity, recv));
+        read_usage(&mut tx, &send, only).await?;
+        drop(send);
+        let mut ds = load_accounts(&mut tx, only).await?;
+        load_children(&mut tx, &mut ds, only).await?;
+        tx.commit().await?;
+        let decoded = match decoder.await {
+            Ok(decoded) => decoded,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("the usage decoder did not finish: {e}"),
+        };
+        ds.usage = attribute_usage(&ds, decoded)?;
+        Ok(ds)
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn replace_source(
@@ -1074,6 +1155,7 @@ impl Store for SqliteStore {
         data: &Dataset,
         started_at: DateTime<Utc>,
         finished_at: DateTime<Utc>,
+        full: bool,
     ) -> Result<SyncRun, StoreError> {
         let run = SyncRun {
             source: source.to_string(),
@@ -1081,6 +1163,7 @@ impl Store for SqliteStore {
             finished_at,
             rows: data.record_count() as u64,
             accounts: data.accounts().len() as u64,
+            full,
             outcome: SyncOutcome::Ok,
         };
         // IMMEDIATE: take the write lock now (waiting up to the busy timeout) rather than fail
@@ -1097,6 +1180,7 @@ impl Store for SqliteStore {
         source: &str,
         started_at: DateTime<Utc>,
         finished_at: DateTime<Utc>,
+        full: bool,
         error: &str,
     ) -> Result<SyncRun, StoreError> {
         let run = SyncRun {
@@ -1105,6 +1189,7 @@ impl Store for SqliteStore {
             finished_at,
             rows: 0,
             accounts: 0,
+            full,
             outcome: SyncOutcome::Failed(error.to_string()),
         };
         let mut conn = self.pool.acquire().await?;
@@ -1113,33 +1198,27 @@ impl Store for SqliteStore {
     }
 
     async fn load(&self) -> Result<Dataset, StoreError> {
-        // One read transaction: every table is read from the same snapshot, even while a sync
-        // commits in between. The usage BLOBs are read first and decoded on a blocking thread
-        // while the record tables are read and parsed on this one.
-        let mut tx = self.pool.begin().await?;
-        // Room for every usage row, but never more than the bytes stored could hold (a row takes
-        // at least 5 bytes), whatever a damaged `days` says.
-        let (days, bytes): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(days), 0), COALESCE(SUM(length(data)), 0) FROM \
-             (SELECT days, data FROM usage_chunks UNION ALL SELECT days, data FROM usage_blobs)",
-        )
-        .fetch_one(&mut *tx)
+        self.load_records(None).await
+    }
+
+    async fn load_source(&self, source: &str) -> Result<Dataset, StoreError> {
+        self.load_records(Some(source)).await
+    }
+
+    async fn last_good_run(
+        &self,
+        source: &str,
+        full_only: bool,
+    ) -> Result<Option<SyncRun>, StoreError> {
+        let row = sqlx::query(&format!(
+            "{RUN_COLUMNS} WHERE source = ?1 AND outcome = 'ok' AND (full = 1 OR NOT ?2) \
+             ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(source)
+        .bind(full_only)
+        .fetch_optional(&self.pool)
         .await?;
-        let capacity = usize::try_from(days.min(bytes / 5)).unwrap_or(0);
-        let (send, recv) = std::sync::mpsc::channel();
-        let decoder = tokio::task::spawn_blocking(move || decode_usage(capacity, recv));
-        read_usage(&mut tx, &send).await?;
-        drop(send);
-        let mut ds = load_accounts(&mut tx).await?;
-        load_children(&mut tx, &mut ds).await?;
-        tx.commit().await?;
-        let decoded = match decoder.await {
-            Ok(decoded) => decoded,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => panic!("the usage decoder did not finish: {e}"),
-        };
-        ds.usage = attribute_usage(&ds, decoded)?;
-        Ok(ds)
+        row.as_ref().map(sync_run).transpose()
     }
 
     async fn sync_runs(
@@ -1147,35 +1226,13 @@ impl Store for SqliteStore {
         source: Option<&str>,
         limit: u32,
     ) -> Result<Vec<SyncRun>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT source, started_at, finished_at, rows, accounts, outcome, error FROM sync_runs \
-             WHERE ?1 IS NULL OR source = ?1 ORDER BY id DESC LIMIT ?2",
-        )
+        let rows = sqlx::query(&format!(
+            "{RUN_COLUMNS} WHERE ?1 IS NULL OR source = ?1 ORDER BY id DESC LIMIT ?2"
+        ))
         .bind(source)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let outcome: &str = r.try_get(5)?;
-                let count = |i: usize| -> Result<u64, StoreError> {
-                    let n: i64 = r.try_get(i)?;
-                    u64::try_from(n).map_err(|_| corrupt("sync_runs", format!("count {n}")))
-                };
-                Ok(SyncRun {
-                    source: r.try_get(0)?,
-                    started_at: parse_timestamp(r.try_get(1)?)?,
-                    finished_at: parse_timestamp(r.try_get(2)?)?,
-                    rows: count(3)?,
-                    accounts: count(4)?,
-                    outcome: match outcome {
-                        "ok" => SyncOutcome::Ok,
-                        _ => SyncOutcome::Failed(
-                            r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
-                        ),
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(sync_run).collect()
     }
 }
