@@ -417,6 +417,12 @@ fn check_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     for e in config.chat.missing_secrets() {
         writeln!(out, "warning: {e}; `cs-pulse run` needs it")?;
     }
+    for sc in &config.sources {
+        let what = format!("secret of source `{}`", sc.name);
+        if let Some(Err(e)) = sc.kind.secret().map(|s| s.resolve(&what)) {
+            writeln!(out, "warning: {e}; `cs-pulse sync` needs it")?;
+        }
+    }
     for w in button_warnings(&config) {
         writeln!(out, "warning: {w}")?;
     }

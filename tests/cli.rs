@@ -224,7 +224,7 @@ fn silences_and_acknowledgements_from_the_command_line() {
 }
 
 #[test]
-fn check_warns_about_unset_chat_secrets_and_buttons_of_another_bot() {
+fn check_warns_about_unset_secrets_and_buttons_of_another_bot() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("config.toml"),
@@ -235,6 +235,9 @@ paths = ["{repo}/rules"]
 model = "{repo}/rules/health.toml"
 [sources.sample]
 kind = "demo"
+[sources.billing]
+kind = "stripe"
+api_key = "${{CS_T_STRIPE_KEY}}"
 [channels.console]
 kind = "console"
 [channels.cs]
@@ -255,7 +258,8 @@ token = "${{CS_T_CHAT_TOKEN}}"
             .current_dir(dir.path())
             .args(["check", "--config", "config.toml"])
             .env_remove("CS_T_CHANNEL_TOKEN")
-            .env_remove("CS_T_CHAT_TOKEN"),
+            .env_remove("CS_T_CHAT_TOKEN")
+            .env_remove("CS_T_STRIPE_KEY"),
     );
     insta::assert_snapshot!(out);
 }

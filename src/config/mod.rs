@@ -144,6 +144,16 @@ impl SourceKind {
         months: DEMO_MONTHS,
     };
 
+    /// The secret the source reads from the environment (an API key or token), if any.
+    pub fn secret(&self) -> Option<&Secret> {
+        match self {
+            SourceKind::Files { .. } | SourceKind::Demo { .. } => None,
+            SourceKind::Stripe(s) => Some(&s.api_key),
+            SourceKind::Hubspot(s) => Some(&s.token),
+            SourceKind::HttpJson(s) => s.token.as_ref(),
+        }
+    }
+
     /// The word used for this kind in `kind = "..."`.
     pub fn word(&self) -> &'static str {
         match self {
