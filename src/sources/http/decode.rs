@@ -120,12 +120,19 @@ mod tests {
     fn a_missing_field_is_named_itself() {
         let e = decode_object::<Sub>(
             "subscription",
-            json!({"id": 42, "items": {"data": [{"quantity": 1}]}}),
+            json!({"id": "sub_1", "items": {"data": [{"quantity": 1}]}}),
         )
         .unwrap_err();
-        assert_eq!(e.file, "subscription 42");
         assert_eq!(e.column.as_deref(), Some("items.data[0].price"));
         assert_eq!(e.message, "is missing");
+        assert_eq!(
+            e.to_string(),
+            "subscription sub_1: field items.data[0].price: is missing"
+        );
+        let e = decode_object::<Sub>("subscription", json!({"id": 42, "items": {"data": []}}))
+            .unwrap_err();
+        assert_eq!(e.file, "subscription 42");
+        assert_eq!(e.column.as_deref(), Some("id"));
         let e = decode_object::<Sub>("subscription", json!({"items": {"data": []}})).unwrap_err();
         assert_eq!(e.file, "subscription (no id)");
         assert_eq!(e.column.as_deref(), Some("id"));

@@ -24,7 +24,7 @@ pub enum HttpError {
         message: String,
     },
     /// Every attempt failed with a retryable cause (429, 5xx, a timeout, a lost connection).
-    #[error("{provider} {method} {url} failed {attempts} times in a row, so the sync gives up; the last attempt: {last}")]
+    #[error("{provider} {method} {url} failed {attempts} times in a row, so the sync gives up. The last attempt: {}", .last.cause())]
     RetriesExhausted {
         provider: String,
         method: &'static str,
@@ -78,6 +78,29 @@ impl HttpError {
             HttpError::Status { status, .. } => Some(*status),
             HttpError::RetriesExhausted { last, .. } => last.status(),
             _ => None,
+        }
+    }
+
+    /// Why the request failed, without the provider and URL (for [`HttpError::RetriesExhausted`],
+    /// which names them once).
+    fn cause(&self) -> String {
+        match self {
+            HttpError::Status {
+                provider,
+                status,
+                message,
+                ..
+            } => format!(
+                "{} answered {}{}. {}",
+                provider,
+                status_text(*status),
+                message_text(message),
+                advice(provider, *status)
+            ),
+            HttpError::Transport {
+                cause, timed_out, ..
+            } => format!("{cause}. {}", transport_advice(*timed_out)),
+            other => other.to_string(),
         }
     }
 
@@ -228,6 +251,10 @@ mod tests {
             attempts: 3,
             last: Box::new(e),
         };
+        assert_eq!(
+            wrapped.to_string(),
+            "Stripe GET /v1/customers failed 3 times in a row, so the sync gives up. The last attempt: Stripe answered 401 Unauthorized: Invalid API Key provided: sk_test_****. Check the API key or token: it may be wrong, revoked or expired, or its environment variable may hold something else"
+        );
         assert_eq!(wrapped.status(), Some(401));
         assert!(!wrapped.is_throttled());
         assert_eq!(Shown(Duration::from_secs(30)).to_string(), "30s");
