@@ -282,3 +282,157 @@ impl Snapshot {
         Ok(data)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RenewalOutcome;
+    use rust_decimal::Decimal;
+
+    fn account(company: &str, id: &str, owner: Option<&str>) -> Account {
+        let mut a = Account {
+            id: id.to_string(),
+            name: id.to_uppercase(),
+            ..Account::default()
+        };
+        a.custom
+            .insert(COMPANY_ID_FIELD.to_string(), company.to_string());
+        if let Some(o) = owner {
+            a.custom
+                .insert(mapping::OWNER_ID_FIELD.to_string(), o.to_string());
+        }
+        a
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 2, d).unwrap()
+    }
+
+    fn row(company: &str, d: u32, users: u32) -> UsageRow {
+        UsageRow {
+            companies: vec![company.to_string()],
+            date: day(d),
+            active_users: users,
+            sessions: 0,
+            minutes: Decimal::ZERO,
+            features_used: None,
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut s = Snapshot::default();
+        s.accounts
+            .insert("1".into(), account("1", "acme.com", Some("77")));
+        s.accounts
+            .insert("2".into(), account("2", "globex.com", None));
+        s.renewals.insert(
+            "d1".into(),
+            RenewalRow {
+                companies: vec!["9".into(), "2".into()],
+                due_date: day(28),
+                outcome: RenewalOutcome::Pending,
+                amount: None,
+            },
+        );
+        s.renewals.insert(
+            "d2".into(),
+            RenewalRow {
+                companies: vec!["9".into()],
+                due_date: day(28),
+                outcome: RenewalOutcome::Renewed,
+                amount: None,
+            },
+        );
+        s.usage = vec![row("1", 1, 3), row("1", 2, 4), row("2", 2, 5)];
+        s
+    }
+
+    #[test]
+    fn a_stored_data_set_is_keyed_again_by_hubspot_ids() {
+        let mut skipped = Skipped::default();
+        let data = snapshot()
+            .into_dataset(&Owners::default(), &AccountKey::CompanyId, &mut skipped)
+            .unwrap();
+        // d1 goes to the first of its companies that is synced; d2 has none.
+        assert_eq!(data.renewals.len(), 1);
+        assert_eq!(data.account(data.renewals[0].account).id, "globex.com");
+        assert_eq!(skipped.deals_without_company, 1);
+        // An unknown owner id stays as it is.
+        assert_eq!(data.accounts()[0].owner.as_deref(), Some("77"));
+
+        let again = Snapshot::from_dataset(&data).unwrap();
+        assert_eq!(again.accounts.len(), 2);
+        assert_eq!(again.renewals["d1"].companies, ["2"]);
+        assert_eq!(again.usage.len(), 3);
+        let mut skipped = Skipped::default();
+        let data2 = again
+            .into_dataset(&Owners::default(), &AccountKey::CompanyId, &mut skipped)
+            .unwrap();
+        assert_eq!(data2, data);
+
+        // Data stored without HubSpot ids asks for a full sync.
+        let plain = Dataset::new(vec![Account {
+            id: "x".into(),
+            name: "X".into(),
+            ..Account::default()
+        }])
+        .unwrap();
+        assert!(Snapshot::from_dataset(&plain).is_none());
+    }
+
+    #[test]
+    fn changed_usage_replaces_the_rows_of_its_company_and_day() {
+        let mut s = snapshot();
+        let usage = UsageObject {
+            object: "2-1".into(),
+            properties: super::super::UsageField::defaults(),
+        };
+        let object = |id: &str, company: &str, d: &str, users: &str| CrmObject {
+            id: id.into(),
+            properties: [
+                ("date".to_string(), Some(d.to_string())),
+                ("active_users".to_string(), Some(users.to_string())),
+            ]
+            .into_iter()
+            .collect(),
+            associations: None,
+            companies: vec![company.to_string()],
+        };
+        let mut errors = Vec::new();
+        let changed = vec![Ok(object("u9", "1", "2025-02-02", "40"))];
+        s.put_usage(changed, &usage, Tz::UTC, false, &mut errors);
+        assert!(errors.is_empty());
+        let mut rows: Vec<(String, NaiveDate, u32)> = s
+            .usage
+            .iter()
+            .map(|r| (r.companies[0].clone(), r.date, r.active_users))
+            .collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                ("1".to_string(), day(1), 3),
+                ("1".to_string(), day(2), 40),
+                ("2".to_string(), day(2), 5),
+            ]
+        );
+    }
+
+    #[test]
+    fn what_was_left_out_is_said_once() {
+        let none = Skipped::default();
+        assert_eq!(none.describe(&AccountKey::CompanyId), None);
+        let some = Skipped {
+            companies_without_key: 3,
+            deals_without_close_date: 1,
+            deals_without_company: 0,
+            usage_without_company: 2,
+        };
+        assert_eq!(
+            some.describe(&AccountKey::Property("domain".into()))
+                .unwrap(),
+            "3 companies without `domain` (the account key), 1 renewal deal without a close \
+             date, 2 usage objects without a known company"
+        );
+    }
+}
