@@ -316,10 +316,18 @@ fn render(d: &Dataset) -> String {
 #[tokio::test]
 async fn reads_every_page_with_the_pinned_version_and_the_key() {
     let server = State::book().serve().await;
-    let fetched = full(&source(&server, AccountKey::CustomerId), at(2025, 6, 9, 0))
+    let progress = ProgressBar::hidden();
+    let request = FetchRequest {
+        now: at(2025, 6, 9, 0),
+        previous: None,
+    };
+    let fetched = source(&server, AccountKey::CustomerId)
+        .fetch(&request, &progress)
         .await
         .unwrap();
     assert!(fetched.full);
+    // 3 customers, 4 subscriptions, 4 prices, 4 invoices and 1 more invoice line.
+    assert_eq!(progress.position(), 16);
     insta::assert_snapshot!(render(&fetched.data), @r###"
     account cus_A "Acme Inc" created Some(2025-01-05) trial None..None converted None customers Some("cus_A")
     account cus_B "Acme Europe" created Some(2025-02-01) trial None..None converted None customers Some("cus_B")
@@ -980,5 +988,52 @@ fn an_unset_key_variable_is_named() {
     assert_eq!(
         err.to_string(),
         "the environment variable CS_PULSE_TEST_STRIPE_KEY_UNSET is not set (it holds the Stripe API key of source `billing`)"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_page_that_says_more_follow_ends_the_list() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "url": "/v1/customers", "has_more": true, "data": []
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    State::book().mount(&server).await;
+    let fetched = full(&source(&server, AccountKey::CustomerId), at(2025, 6, 9, 0))
+        .await
+        .unwrap();
+    // No customer: every subscription is of an unknown customer, and skipped.
+    assert!(fetched.data.accounts().is_empty());
+    assert!(fetched.data.subscriptions.is_empty());
+    let customers = requests(&server)
+        .await
+        .iter()
+        .filter(|r| r.starts_with("/v1/customers"))
+        .count();
+    assert_eq!(customers, 1);
+}
+
+#[tokio::test]
+async fn a_page_that_is_not_a_list_is_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/prices"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "url": "/v1/prices", "data": []
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    State::book().mount(&server).await;
+    let err = full(&source(&server, AccountKey::CustomerId), at(2025, 6, 9, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "1 invalid value in Stripe:\n  Stripe list /v1/prices: field has_more: is missing"
     );
 }

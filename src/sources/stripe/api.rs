@@ -253,17 +253,21 @@ impl Api {
             }
             let response = self.client.get(path, &query).await?;
             let value: Value = response.json()?;
-            let page: List =
-                decode_object("Stripe list", value).map_err(|e| super::invalid(vec![e]))?;
+            let page: List = decode_object("Stripe list", value).map_err(|mut e| {
+                // A list has no id: name it by its endpoint.
+                e.file = format!("Stripe list {path}");
+                super::invalid(vec![e])
+            })?;
             progress.inc(page.data.len() as u64);
             let next = last_id(&page.data);
+            let empty = page.data.is_empty();
             all.extend(page.data);
             if !page.has_more {
                 return Ok(all);
             }
             match next {
                 Some(id) => after = Some(id),
-                None if all.is_empty() => {
+                None if empty => {
                     // `has_more` on an empty page: nothing to continue from.
                     tracing::warn!(path, "Stripe said more objects follow an empty page");
                     return Ok(all);

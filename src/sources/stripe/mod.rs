@@ -30,6 +30,11 @@ pub use accounts::CUSTOMERS_FIELD;
 /// when `rate_limit` is not set.
 pub const TEST_MODE_RATE_LIMIT: u32 = 25;
 
+/// Stripe also limits each endpoint to 25 requests per second. An incremental sync asks three
+/// endpoints once per changed customer (`/v1/customers/{id}`, its subscriptions, its
+/// invoices), so it paces itself at no more than three times that.
+pub const CHANGES_RATE_LIMIT: u32 = 75;
+
 /// The validated settings of a `stripe` source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -98,6 +103,9 @@ pub struct StripeSource {
     name: String,
     settings: Settings,
     api: api::Api,
+    /// The same API, paced for the one-by-one requests of an incremental sync
+    /// ([`CHANGES_RATE_LIMIT`] at most).
+    changes_api: api::Api,
     ctx: SourceContext,
 }
 
@@ -138,11 +146,18 @@ impl StripeSource {
                 objects::API_VERSION.to_string(),
             ),
         ];
-        let client = http::Client::new("Stripe", &settings.network, headers)?;
+        let client = http::Client::new("Stripe", &settings.network, headers.clone())?;
+        let mut paced = settings.network.clone();
+        let cap = RateLimit::per_second(CHANGES_RATE_LIMIT);
+        if paced.rate_limit.period() < cap.period() {
+            paced.rate_limit = cap;
+        }
+        let changes_client = http::Client::new("Stripe", &paced, headers)?;
         Ok(StripeSource {
             name: name.into(),
             settings,
             api: api::Api::new(client),
+            changes_api: api::Api::new(changes_client),
             ctx,
         })
     }
@@ -152,9 +167,14 @@ impl StripeSource {
         &self.settings
     }
 
-    /// The client's counters: requests, retries, throttled answers.
+    /// What the source's requests met so far: requests, retries, throttled answers.
     pub fn stats(&self) -> http::Stats {
-        self.api.stats()
+        let (a, b) = (self.api.stats(), self.changes_api.stats());
+        http::Stats {
+            requests: a.requests + b.requests,
+            retries: a.retries + b.retries,
+            throttled: a.throttled + b.throttled,
+        }
     }
 
     /// Lists everything and maps it.
@@ -163,6 +183,7 @@ impl StripeSource {
         request: &FetchRequest<'_>,
         progress: &ProgressBar,
     ) -> Result<Fetched, SourceError> {
+        progress.set_message("customers, subscriptions, prices, invoices");
         let raw = self.api.everything(progress).await?;
         let objects = raw.decode()?;
         let built = accounts::build(&objects, &self.settings.account_key, &self.ctx, request.now)
