@@ -152,17 +152,29 @@ fn company_pages() -> [Value; 3] {
     ]
 }
 
+/// Two pages of active owners, one of archived ones (users deactivated since).
 async fn mount_owners(server: &MockServer) {
-    Mock::given(method("GET"))
-        .and(path("/crm/v3/owners"))
+    let owners = || {
+        Mock::given(method("GET"))
+            .and(path("/crm/v3/owners"))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .and(query_param("limit", "100"))
+    };
+    owners()
+        .and(query_param_is_missing("archived"))
         .and(query_param_is_missing("after"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("owners_page1.json")))
         .mount(server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/crm/v3/owners"))
+    owners()
+        .and(query_param_is_missing("archived"))
         .and(query_param("after", "1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("owners_page2.json")))
+        .mount(server)
+        .await;
+    owners()
+        .and(query_param("archived", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("owners_archived.json")))
         .mount(server)
         .await;
 }
@@ -265,10 +277,11 @@ async fn a_full_sync_reads_every_page_and_resolves_owners() {
                 Some(ymd(2025, 6, 30)),
                 Some(15)
             ),
+            // Owned by a user deactivated since: an archived owner.
             (
                 "515".into(),
                 "Umbrella".into(),
-                None,
+                s("Pat Former"),
                 None,
                 None,
                 Some(ymd(2024, 6, 1)),

@@ -307,12 +307,22 @@ impl<'a> Api<'a> {
         Ok(Changes::Changed(values))
     }
 
-    /// Every owner (active ones: an archived owner's id stays as it is).
+    /// Every owner: the active ones, then the archived ones (users deactivated since, who may
+    /// still own companies).
     pub async fn owners(&self) -> Result<Decoded<Owner>, SourceError> {
+        let mut values = self.owner_list(false).await?;
+        values.extend(self.owner_list(true).await?);
+        Ok(Decoded::decode("owner", values))
+    }
+
+    async fn owner_list(&self, archived: bool) -> Result<Vec<Value>, SourceError> {
         let mut values = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let mut query = vec![("limit", LIST_LIMIT.to_string())];
+            if archived {
+                query.push(("archived", "true".to_string()));
+            }
             if let Some(a) = &after {
                 query.push(("after", a.clone()));
             }
@@ -326,7 +336,7 @@ impl<'a> Api<'a> {
                 None => break,
             }
         }
-        Ok(Decoded::decode("owner", values))
+        Ok(values)
     }
 
     /// The companies each of `ids` (objects of `object`) is associated with, primary ones

@@ -46,6 +46,8 @@ pub struct OwnerInfo {
 }
 
 impl Owners {
+    /// The owners by id; of two with the same id (an active one listed before its archived
+    /// copy), the first.
     pub fn new(owners: &[Owner]) -> Owners {
         let text = |v: &Option<String>| {
             v.as_deref()
@@ -53,23 +55,24 @@ impl Owners {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
-        let map = owners
-            .iter()
-            .map(|o| {
-                let full = [text(&o.first_name), text(&o.last_name)]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let email = text(&o.email);
-                let name = if !full.is_empty() {
-                    full
-                } else {
-                    email.clone().unwrap_or_else(|| o.id.clone())
-                };
-                (o.id.clone(), OwnerInfo { name, email })
-            })
-            .collect();
+        let infos = owners.iter().map(|o| {
+            let full = [text(&o.first_name), text(&o.last_name)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let email = text(&o.email);
+            let name = if !full.is_empty() {
+                full
+            } else {
+                email.clone().unwrap_or_else(|| o.id.clone())
+            };
+            (o.id.clone(), OwnerInfo { name, email })
+        });
+        let mut map = HashMap::new();
+        for (id, info) in infos {
+            map.entry(id).or_insert(info);
+        }
         Owners(map)
     }
 
