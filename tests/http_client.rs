@@ -725,3 +725,36 @@ async fn never_more_requests_in_flight_than_the_concurrency() {
     let max = counter.max.load(Ordering::SeqCst);
     assert!((1..=2).contains(&max), "{max} requests in flight at once");
 }
+
+#[tokio::test]
+async fn redirects_are_followed_on_the_same_host_only() {
+    let server = MockServer::start().await;
+    let port = server.address().port();
+    Mock::given(method("GET"))
+        .and(path("/old"))
+        .respond_with(ResponseTemplate::new(301).insert_header("Location", "/v1/customers"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(customers_page()))
+        .mount(&server)
+        .await;
+    // The same server under another name: another host, so the credentials stay here.
+    let elsewhere = format!("http://localhost:{port}/v1/customers");
+    Mock::given(method("GET"))
+        .and(path("/moved"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", elsewhere.as_str()))
+        .mount(&server)
+        .await;
+    let c = client(&settings(&server, 3));
+    assert_eq!(c.get("/old", &[]).await.unwrap().status, 200);
+    let err = c.get("/moved", &[]).await.unwrap_err();
+    assert_eq!(err.status(), Some(302));
+    assert!(
+        err.to_string()
+            .contains("does not follow a redirect to another host"),
+        "{err}"
+    );
+    assert_eq!(requests_received(&server).await, 3);
+}

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -19,7 +19,9 @@ use super::redact::{looks_secret, redact};
 use super::retry::{jitter, retry_after, retryable_status};
 use super::{link, Backoff, HttpError, RateLimit, Settings};
 
-/// A shared, cheaply cloned client of one provider's API.
+/// A shared, cheaply cloned client of one provider's API. Before every attempt (retries
+/// included) a request waits for a 429's pause, the client's rate limit and its lane's limit,
+/// then for one of `concurrency` permits, held only while the request is in flight.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -38,6 +40,9 @@ struct Inner {
     timeout: std::time::Duration,
     /// The values of the sensitive headers, scrubbed from any message a provider echoes.
     secrets: Vec<String>,
+    /// After a 429, no request of this client starts before this instant: the provider's
+    /// limit is shared by every request in flight, not only the one it refused.
+    paused_until: Mutex<Option<tokio::time::Instant>>,
     requests: AtomicU64,
     retries: AtomicU64,
     throttled: AtomicU64,
@@ -164,6 +169,7 @@ impl Client {
                 backoff: settings.backoff,
                 timeout: settings.timeout,
                 secrets,
+                paused_until: Mutex::new(None),
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
                 throttled: AtomicU64::new(0),
@@ -198,6 +204,7 @@ impl Client {
     }
 
     /// POST `body` as JSON to `path`; `lane` adds that lane's limit (see [`Client::with_lane`]).
+    /// Retried like a GET: use it for requests that change nothing (a search).
     pub async fn post_json(
         &self,
         path: &str,
@@ -286,6 +293,13 @@ impl Client {
         });
         let mut retry: u32 = 0;
         loop {
+            let paused = *inner
+                .paused_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(until) = paused {
+                tokio::time::sleep_until(until).await;
+            }
             inner.limiter.until_ready().await;
             if let Some(l) = &lane_limiter {
                 l.until_ready().await;
@@ -362,6 +376,7 @@ impl Client {
                 wait.unwrap_or_else(|| jitter(&inner.backoff, retry, &mut rand::thread_rng()));
             let status = error.status();
             if status == Some(429) {
+                self.pause(delay);
                 tracing::warn!(
                     provider = %inner.provider,
                     url = %shown,
@@ -455,6 +470,19 @@ impl Client {
             cause: self.scrub(cause),
             timed_out: false,
             retryable: !e.is_builder() && !e.is_redirect(),
+        }
+    }
+
+    /// Holds every request of this client back for `delay` from now (a 429 was answered).
+    fn pause(&self, delay: std::time::Duration) {
+        let until = tokio::time::Instant::now() + delay;
+        let mut paused = self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
         }
     }
 
