@@ -538,6 +538,24 @@ fields = {{ id = "id", name = "name" }}
     let err = fetch(&src).await.unwrap_err();
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("secret_token_must_not_show"), "{shown}");
+    assert!(shown.contains("invalid token ***"), "{shown}");
+
+    // Also in a header whose name does not look like a credential's.
+    let toml = toml.replace(
+        "record = ",
+        "auth_header = \"X-Tenant\"\nauth_scheme = \"\"\nrecord = ",
+    );
+    let err = fetch(&source(&toml, Tz::UTC)).await.unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("secret_token_must_not_show"), "{shown}");
+    assert!(shown.contains("invalid token ***"), "{shown}");
+    assert!(
+        server.received_requests().await.unwrap().iter().any(|r| r
+            .headers
+            .get("x-tenant")
+            .is_some_and(|v| v == "secret_token_must_not_show")),
+        "the token is sent"
+    );
 }
 
 #[tokio::test]

@@ -1213,6 +1213,25 @@ mod tests {
         assert_eq!(decimal_of(&json!(19.99)), Ok(dec!(19.99)));
         assert_eq!(decimal_of(&json!("0.30")), Ok(dec!(0.30)));
         assert_eq!(decimal_of(&json!(0.1)), Ok(dec!(0.1)));
+        // Up to 15 significant digits survive serde_json's f64 exactly.
+        for text in [
+            "123456789.012345",
+            "0.0000001",
+            "99999.99",
+            "2.5E-3",
+            "1e21",
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(decimal_of(&v), Ok(parse_decimal(text).unwrap()), "{text}");
+        }
+        assert_eq!(
+            decimal_of(&json!(18446744073709551615u64)),
+            Ok(dec!(18446744073709551615))
+        );
+        assert_eq!(
+            decimal_of(&json!(-9223372036854775808i64)),
+            Ok(dec!(-9223372036854775808))
+        );
         assert!(decimal_of(&json!(1e300)).is_err());
         assert!(decimal_of(&json!("12,5")).is_err());
     }

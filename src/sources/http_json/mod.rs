@@ -69,6 +69,9 @@ pub struct HttpJsonSource {
     settings: Settings,
     client: Client,
     ctx: SourceContext,
+    /// The token's value, only to scrub it from an error that echoes it (the client scrubs
+    /// the headers it recognises as credentials; `auth_header` may be any name).
+    token: Option<String>,
 }
 
 impl HttpJsonSource {
@@ -81,9 +84,11 @@ impl HttpJsonSource {
     ) -> Result<HttpJsonSource, SourceError> {
         let name = name.into();
         let mut headers = Vec::new();
+        let mut token = None;
         if let Some(secret) = &settings.token {
-            let token = secret.resolve(&format!("token of source `{name}`"))?;
-            headers.push(settings.auth_header_value(&token));
+            let value = secret.resolve(&format!("token of source `{name}`"))?;
+            headers.push(settings.auth_header_value(&value));
+            token = Some(value.trim().to_string());
         }
         let client = Client::new(&name, &settings.network, headers)?;
         Ok(HttpJsonSource {
@@ -91,7 +96,19 @@ impl HttpJsonSource {
             settings,
             client,
             ctx,
+            token,
         })
+    }
+
+    /// A failed request as a source error, with the token replaced by `***` should the API
+    /// have echoed it.
+    fn http_error(&self, e: http::HttpError) -> SourceError {
+        match &self.token {
+            Some(token) if !token.is_empty() && format!("{e} {e:?}").contains(token.as_str()) => {
+                SourceError::Other(e.to_string().replace(token.as_str(), "***"))
+            }
+            _ => SourceError::Http(e),
+        }
     }
 
     /// Where the records come from, for messages: the URL without its query's values.
@@ -183,11 +200,12 @@ impl Source for HttpJsonSource {
                         .chain(params)
                         .map(|(k, v)| (k.as_str(), v.clone()))
                         .collect();
-                    self.client.get(&s.url, &query).await?
+                    self.client.get(&s.url, &query).await
                 }
-                PageRequest::Url(url) => self.client.get(url, &[]).await?,
-            };
-            let body: Value = response.json()?;
+                PageRequest::Url(url) => self.client.get(url, &[]).await,
+            }
+            .map_err(|e| self.http_error(e))?;
+            let body: Value = response.json().map_err(|e| self.http_error(e))?;
             let records = match records_of(&body, s.records.as_ref()) {
                 Ok(records) => records,
                 Err(message) => {
