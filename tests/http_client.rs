@@ -649,6 +649,7 @@ timeout = "0s"
         text.contains(r#"timeout must be from 1s to 10m, found "0s""#),
         "{text}"
     );
+    insta::assert_snapshot!("config_network_errors", err.render());
 }
 
 #[test]

@@ -356,7 +356,7 @@ impl Client {
                 if retry == 0 {
                     return Err(error);
                 }
-                tracing::warn!(
+                tracing::debug!(
                     provider = %inner.provider,
                     method = method_name,
                     url = %shown,
