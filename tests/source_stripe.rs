@@ -1037,3 +1037,66 @@ async fn a_page_that_is_not_a_list_is_an_error() {
         "1 invalid value in Stripe:\n  Stripe list /v1/prices: field has_more: is missing"
     );
 }
+
+#[tokio::test]
+async fn the_sync_engine_runs_changes_only_between_full_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::new();
+    let (store, _) = synced_store(dir.path(), &clock).await;
+
+    // Minutes later, with cus_C changed: the engine asks for the changes only.
+    let server = State::changed("cus_C").serve().await;
+    let source = source(&server, AccountKey::CustomerId);
+    let run = sync_source(
+        &source,
+        &store,
+        &|| clock.now(),
+        &ProgressBar::hidden(),
+        SyncOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!run.full);
+    assert!(requests(&server)
+        .await
+        .iter()
+        .all(|r| !r.starts_with("/v1/customers?")));
+    let stored = store.load_source("billing").await.unwrap();
+    let everything = full(&source, clock.now()).await.unwrap();
+    assert_eq!(stored, everything.data);
+}
+
+/// The `[sources.billing]` example given for config.example.toml, uncommented, validates with
+/// the values its comments give.
+#[test]
+fn the_config_example_validates_when_uncommented() {
+    let text = std::fs::read_to_string("tests/fixtures/stripe/config_example.toml").unwrap();
+    let src: String = text
+        .lines()
+        .filter_map(|l| match l.strip_prefix("# ") {
+            Some(rest) if rest.starts_with('[') || is_setting(rest) => Some(format!("{rest}\n")),
+            _ => None,
+        })
+        .collect();
+    assert!(src.contains("kind = \"stripe\""), "{src}");
+    let c = parse(&src).unwrap();
+    let SourceKind::Stripe(s) = &c.sources[0].kind else {
+        panic!();
+    };
+    assert_eq!(c.sources[0].name, "billing");
+    assert_eq!(s.api_key.var(), "STRIPE_API_KEY");
+    assert_eq!(s.account_key, AccountKey::Metadata("crm_id".into()));
+    assert_eq!(s.network.base_url, "https://api.stripe.com");
+    assert_eq!(s.network.rate_limit, RateLimit::per_second(100));
+    assert_eq!(s.network.concurrency, 4);
+    assert_eq!(s.network.max_retries, 5);
+    assert_eq!(s.network.timeout, Duration::from_secs(30));
+    assert_eq!(s.full_sync_every, chrono::Duration::days(7));
+}
+
+/// Whether a line is `key = value`.
+fn is_setting(line: &str) -> bool {
+    line.split_once(" = ").is_some_and(|(k, _)| {
+        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+    })
+}
