@@ -648,6 +648,45 @@ async fn stub_accounts_merge_with_the_accounts_another_source_names() {
             ("gamma", day(2025, 3, 3), 1),
         ]
     );
+
+    // A later sync meeting a malformed page in the middle fails and changes nothing.
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/usage/daily"))
+        .and(query_param_is_missing("after"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [usage_row("acme", "2025-03-04", json!(8), json!(1))],
+            "meta": {"next_cursor": "c2"}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/usage/daily"))
+        .and(query_param("after", "c2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [usage_row("acme", "2025-03-05", json!({"n": 1}), json!(1))],
+            "meta": {"next_cursor": null}
+        })))
+        .mount(&server)
+        .await;
+    let usage_cfg = config.sources.iter().find(|c| c.name == "product").unwrap();
+    let src = cs_pulse::sources::from_config(usage_cfg, &ctx, day(2025, 3, 10)).unwrap();
+    let err = sync_source(
+        src.as_ref(),
+        &store,
+        &clock,
+        &ProgressBar::hidden(),
+        SyncOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "record 1 of page 2: field active_users: {…} at `metrics.\"active users\"` is an object, expected a number"
+        ),
+        "{err}"
+    );
+    assert_eq!(store.load().await.unwrap(), data);
 }
 
 #[test]

@@ -536,7 +536,14 @@ impl Validator<'_> {
         if !ok {
             return None;
         }
-        Mapping::new(kind, mapped).ok()
+        match Mapping::new(kind, mapped) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                // Not reached: every case is reported above with its span.
+                self.error(fields.span(), e.to_string(), None);
+                None
+            }
+        }
     }
 }
 

@@ -1203,6 +1203,43 @@ mod tests {
         );
     }
 
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            "[0-9a-z:. -]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z]{1,3}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever an API sends, mapping gives records or errors, never a panic.
+        #[test]
+        fn mapping_never_panics(records in proptest::collection::vec(any_json(), 0..6)) {
+            let fx = fx();
+            for kind in RecordKind::ALL {
+                let fields = kind
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.name.to_string(), Path::parse(["a", "b", "c", "a.b", "[0]", "b[1]"][i % 6]).unwrap()));
+                let m = Mapping::new(kind, fields).unwrap();
+                let mut b = Builder::new(&m, Tz::UTC, &fx);
+                b.add_page(1, &records);
+                let _ = b.finish();
+            }
+        }
+    }
+
     #[test]
     fn counts_and_decimals_are_read_from_their_text() {
         assert_eq!(count_of(&json!(4294967295u64)), Ok(u32::MAX));
