@@ -1056,7 +1056,7 @@ mod tests {
             {"id": "r3", "company": "acme", "type": "csat", "answer": {"score": 6}, "created": "2025-03-01"},
             {"id": "r1", "company": "beta", "type": "ces", "answer": {"score": 7}, "created": "2025-03-01"},
         ]);
-        let e = build(&m, Tz::UTC, &[page.clone()]).unwrap_err();
+        let e = build(&m, Tz::UTC, std::slice::from_ref(&page)).unwrap_err();
         assert_eq!(
             e,
             vec![
@@ -1089,7 +1089,7 @@ mod tests {
             {"id": "s2", "customer": "c1", "mrr": 10, "start": "2025-01-01", "end": "2025-01-01"},
             {"id": "s3", "customer": "c2", "mrr": -5, "currency": "GBP", "start": "2025-01-01"},
         ]);
-        let e = build(&m, Tz::UTC, &[page.clone()]).unwrap_err();
+        let e = build(&m, Tz::UTC, std::slice::from_ref(&page)).unwrap_err();
         assert_eq!(
             e,
             vec![
