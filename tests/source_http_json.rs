@@ -747,3 +747,32 @@ fields = { id = "id", name = "attributes.name", "custom.tier" = 'attributes."pri
         "JSON from https://analytics.example.com:8443/v1/usage?granularity=day"
     );
 }
+
+#[tokio::test]
+async fn records_not_where_configured_are_explained() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/renewals"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [{"id": "d1"}],
+            "paging": {"next": null}
+        })))
+        .mount(&server)
+        .await;
+    let toml = format!(
+        r#"
+[sources.deals]
+kind = "http_json"
+url = "{}/renewals"
+records = "data"
+record = "renewal"
+fields = {{ id = "id", account_id = "company", due_date = "close_date", outcome = "stage" }}
+"#,
+        server.uri()
+    );
+    let err = fetch(&source(&toml, Tz::UTC)).await.unwrap_err();
+    assert_eq!(
+        err.to_string().replace(&server.uri(), "http://127.0.0.1:PORT"),
+        "1 invalid value in renewal records from http://127.0.0.1:PORT/renewals:\n  page 1: the response has no `data` (arrays at: `results`)"
+    );
+}
