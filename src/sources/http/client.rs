@@ -248,10 +248,15 @@ impl Client {
                 || url.host_str() != base.host_str()
                 || url.port_or_known_default() != base.port_or_known_default()
             {
-                return Err(invalid(format!(
+                let origin = url.origin().ascii_serialization();
+                return Err(HttpError::InvalidUrl {
+                    provider: self.inner.provider.clone(),
+                    url: format!("{origin}{}", redact(&url)),
+                    reason: format!(
                     "it is on another host than base_url ({}), and the credentials are not sent elsewhere",
                     base.host_str().unwrap_or("")
-                )));
+                    ),
+                });
             }
             url
         } else {
