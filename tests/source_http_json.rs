@@ -776,3 +776,23 @@ fields = {{ id = "id", account_id = "company", due_date = "close_date", outcome 
         "1 invalid value in renewal records from http://127.0.0.1:PORT/renewals:\n  page 1: the response has no `data` (arrays at: `results`)"
     );
 }
+
+#[test]
+fn the_documented_examples_validate() {
+    let doc = std::fs::read_to_string("docs/sources/http_json.md").unwrap();
+    let blocks: Vec<&str> = doc
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(blocks.len() >= 3, "the doc's examples are found");
+    for block in blocks {
+        if let Err(d) = Config::parse(
+            block,
+            Path::new("docs/sources/http_json.md"),
+            Path::new("."),
+        ) {
+            panic!("a documented example does not validate:\n{block}\n{d}");
+        }
+    }
+}
