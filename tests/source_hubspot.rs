@@ -885,3 +885,154 @@ fn an_unset_token_names_its_variable() {
         "{err}"
     );
 }
+
+/// Settings with the usage object `2-1234567` (date in `usage_date`).
+fn with_usage(mut s: Settings) -> Settings {
+    let mut properties = UsageField::defaults();
+    properties.insert(UsageField::Date, "usage_date".into());
+    s.usage = Some(UsageObject {
+        object: "2-1234567".into(),
+        properties,
+    });
+    s
+}
+
+fn usage_day(id: &str, date: &str, users: &str) -> Value {
+    json!({
+        "id": id,
+        "properties": {
+            "active_users": users,
+            "features_used": "7",
+            "hs_createdate": "2025-02-11T01:00:00.000Z",
+            "hs_lastmodifieddate": "2025-03-01T09:50:00.000Z",
+            "hs_object_id": id,
+            "minutes": "30",
+            "sessions": "4",
+            "usage_date": date
+        },
+        "createdAt": "2025-02-11T01:00:00.000Z",
+        "updatedAt": "2025-03-01T09:50:00.000Z",
+        "archived": false
+    })
+}
+
+#[tokio::test]
+async fn an_incremental_sync_replaces_the_changed_usage_days() {
+    let server = MockServer::start().await;
+    mount_owners(&server).await;
+    let companies = json!({"results": [
+        company("801", json!({"name": "Used Co"})),
+        company("802", json!({"name": "Other Co"})),
+    ]});
+    list("companies")
+        .respond_with(ResponseTemplate::new(200).set_body_json(companies))
+        .mount(&server)
+        .await;
+    let day = |id: &str, date: &str, users: &str, company: &str| {
+        let mut v = usage_day(id, date, users);
+        v["associations"] = json!({"companies": {"results": [
+            {"id": company, "type": "usage_day_to_company"}
+        ]}});
+        v
+    };
+    let usage = json!({"results": [
+        day("7001", "2025-02-10", "12", "801"),
+        day("7002", "2025-02-11", "9", "801"),
+        day("7003", "2025-02-11", "5", "802"),
+    ]});
+    list("2-1234567")
+        .respond_with(ResponseTemplate::new(200).set_body_json(usage))
+        .mount(&server)
+        .await;
+    let source = source(with_usage(settings(&server)));
+    let previous = full(&source).await.unwrap().data;
+    assert_eq!(previous.usage.len(), 3);
+
+    server.reset().await;
+    mount_owners(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/companies/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total": 0, "results": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let since_ms = (t0() - chrono::Duration::minutes(5)).timestamp_millis();
+    let usage_props = [
+        "active_users",
+        "features_used",
+        "minutes",
+        "sessions",
+        "usage_date",
+    ];
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/2-1234567/search"))
+        .and(body_json(search_body(&usage_props, since_ms, None)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total": 1,
+            "results": [usage_day("7002", "2025-02-11", "15")]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v4/associations/2-1234567/companies/batch/read"))
+        .and(body_json(json!({"inputs": [{"id": "7002"}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "COMPLETE",
+            "results": [{
+                "from": {"id": "7002"},
+                "to": [{
+                    "toObjectId": "801",
+                    "associationTypes": [
+                        {"category": "USER_DEFINED", "typeId": 12, "label": null}
+                    ]
+                }]
+            }],
+            "startedAt": "2025-03-01T10:00:00.100Z",
+            "completedAt": "2025-03-01T10:00:00.150Z"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let fetched = since(&source, t0(), &previous).await.unwrap();
+    assert!(!fetched.full);
+    let data = fetched.data;
+    let mut rows: Vec<_> = data
+        .usage
+        .iter()
+        .map(|u| (data.account(u.account).id.as_str(), u.date, u.active_users))
+        .collect();
+    rows.sort();
+    // 801's February 11 is replaced; its February 10 and 802's day stay.
+    assert_eq!(
+        rows,
+        [
+            ("801", ymd(2025, 2, 10), 12),
+            ("801", ymd(2025, 2, 11), 15),
+            ("802", ymd(2025, 2, 11), 5),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn stored_data_without_hubspot_ids_is_fetched_in_full() {
+    let server = MockServer::start().await;
+    mount_companies(&server, company_pages()).await;
+    mount_owners(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let stored = Dataset::new(vec![cs_pulse::model::Account {
+        id: "512".into(),
+        name: "Acme (from a CSV)".into(),
+        ..Default::default()
+    }])
+    .unwrap();
+    let fetched = since(&source(settings(&server)), t0(), &stored)
+        .await
+        .unwrap();
+    assert!(fetched.full);
+    assert_eq!(fetched.data.accounts().len(), 5);
+}
