@@ -761,3 +761,60 @@ async fn redirects_are_followed_on_the_same_host_only() {
     );
     assert_eq!(requests_received(&server).await, 3);
 }
+
+#[test]
+fn network_keys_have_the_providers_defaults_and_are_read() {
+    let toml = r#"
+[sources.billing]
+kind = "stripe"
+api_key = "${STRIPE_API_KEY}"
+
+[sources.local]
+kind = "stripe"
+api_key = "${STRIPE_API_KEY}"
+base_url = "http://127.0.0.1:8080/"
+rate_limit = "40/10s"
+concurrency = 2
+max_retries = 0
+timeout = "2m"
+"#;
+    let config = Config::parse(toml, Path::new("cs-pulse.toml"), Path::new("")).unwrap();
+    let network = |i: usize| match &config.sources[i].kind {
+        cs_pulse::config::SourceKind::Stripe(s) => s.network.clone(),
+        other => panic!("{other:?}"),
+    };
+    let defaults = network(0);
+    assert_eq!(defaults.base_url, "https://api.stripe.com");
+    assert_eq!(defaults.rate_limit, RateLimit::per_second(100));
+    assert_eq!(
+        (defaults.concurrency, defaults.max_retries, defaults.timeout),
+        (4, 5, Duration::from_secs(30))
+    );
+    let local = network(1);
+    assert_eq!(local.base_url, "http://127.0.0.1:8080");
+    assert_eq!(local.rate_limit, RateLimit::parse("40/10s").unwrap());
+    assert_eq!(
+        (local.concurrency, local.max_retries, local.timeout),
+        (2, 0, Duration::from_secs(120))
+    );
+}
+
+#[test]
+fn a_missing_key_and_a_bad_full_sync_are_reported() {
+    let toml = r#"
+[sources.billing]
+kind = "stripe"
+full_sync_every = "10m"
+base_url = "https://api.stripe.com/v1?x=1"
+"#;
+    let err = Config::parse(toml, Path::new("cs-pulse.toml"), Path::new("")).unwrap_err();
+    let messages: Vec<String> = err.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(
+        messages,
+        [
+            "`base_url` must not have a query string or a fragment",
+            "source `billing` has no `api_key`",
+            "full_sync_every must be from 1h to 90d, found 10m",
+        ]
+    );
+}
