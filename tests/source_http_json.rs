@@ -796,3 +796,25 @@ fn the_documented_examples_validate() {
         }
     }
 }
+
+#[test]
+fn the_config_example_snippet_validates_when_uncommented() {
+    let text =
+        std::fs::read_to_string("tests/fixtures/http_json/config_example_snippet.toml").unwrap();
+    let uncommented: String = text
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest) if !rest.starts_with(' ') => rest,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let config = match Config::parse(&uncommented, Path::new("snippet.toml"), Path::new(".")) {
+        Ok(c) => c,
+        Err(d) => panic!("{d}"),
+    };
+    assert!(matches!(config.sources[0].kind, SourceKind::HttpJson(_)));
+    // Commented, it is valid and configures nothing.
+    let commented = Config::parse(&text, Path::new("snippet.toml"), Path::new(".")).unwrap();
+    assert!(commented.sources.is_empty());
+}
