@@ -298,8 +298,8 @@ pub struct Builder<'m> {
     fx: &'m FxRates,
     accounts: Vec<Account>,
     index: HashMap<String, AccountIx>,
-    /// Record ids seen, with where (for duplicates).
-    ids: HashMap<String, String>,
+    /// Record ids seen, with where (page, record) they were first (for duplicates).
+    ids: HashMap<String, (u32, usize)>,
     data: Dataset,
     errors: Vec<InputError>,
     more_errors: u64,
@@ -360,10 +360,10 @@ impl<'m> Builder<'m> {
     /// Maps record `n` (from 1) of page `page`.
     pub fn add(&mut self, page: u32, n: usize, record: &Value) {
         self.records += 1;
-        let at = format!("record {n} of page {page}");
+        let at = |page: u32, n: usize| format!("record {n} of page {page}");
         if !(record.is_object() || record.is_array()) {
             self.push(InputError {
-                file: at,
+                file: at(page, n),
                 line: 0,
                 column: None,
                 message: format!(
@@ -388,14 +388,14 @@ impl<'m> Builder<'m> {
             .and_then(|p| p.get(record))
             .and_then(|v| text_of(v).ok())
             .filter(|t| !t.is_empty());
-        let label = match &id {
-            Some(id) => format!("record {} ({at})", show_text(id)),
-            None => at.clone(),
+        // Formatted only when there is something to report.
+        let label = |id: &Option<String>| match id {
+            Some(id) => format!("record {} ({})", show_text(id), at(page, n)),
+            None => at(page, n),
         };
-        let errors = std::mem::take(&mut r.errors);
-        for (field, message) in errors {
+        for (field, message) in std::mem::take(&mut r.errors) {
             self.push(InputError {
-                file: label.clone(),
+                file: label(&id),
                 line: 0,
                 column: Some(field.to_string()),
                 message,
@@ -403,17 +403,22 @@ impl<'m> Builder<'m> {
         }
         let Some(mapped) = mapped else { return };
         if let Some(id) = id {
-            if let Some(first) = self.ids.get(&id) {
-                let message = format!("duplicate id {} (first in {first})", show_text(&id));
+            if let Some(&(first_page, first_n)) = self.ids.get(&id) {
+                let message = format!(
+                    "duplicate id {} (first in {})",
+                    show_text(&id),
+                    at(first_page, first_n)
+                );
+                let file = label(&Some(id));
                 self.push(InputError {
-                    file: label,
+                    file,
                     line: 0,
                     column: Some("id".to_string()),
                     message,
                 });
                 return;
             }
-            self.ids.insert(id, at);
+            self.ids.insert(id, (page, n));
         }
         self.keep(mapped);
     }
