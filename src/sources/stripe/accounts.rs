@@ -82,7 +82,7 @@ pub(super) fn build(
     let mut fell_back = 0usize;
     let mut groups: BTreeMap<String, Vec<&Customer>> = BTreeMap::new();
     let mut account_of: HashMap<&str, String> = HashMap::new();
-    for c in &objects.customers {
+    for c in objects.customers.iter().filter(|c| c.deleted != Some(true)) {
         let (id, fallback) = account_id(c, key);
         if fallback {
             fell_back += 1;
@@ -107,6 +107,7 @@ pub(super) fn build(
     let customers: HashMap<&str, &Customer> = objects
         .customers
         .iter()
+        .filter(|c| c.deleted != Some(true))
         .map(|c| (c.id.as_str(), c))
         .collect();
 

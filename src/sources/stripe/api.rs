@@ -105,7 +105,7 @@ impl Raw {
 
 /// One customer as fetched by id: a live one, or gone (deleted, or unknown to Stripe).
 #[derive(Debug)]
-pub(super) enum Fetched {
+pub(super) enum Retrieved {
     Live(Value),
     Gone,
 }
@@ -160,18 +160,22 @@ impl Api {
     }
 
     /// One customer by id: a deleted customer (`"deleted": true`) or a 404 is gone.
-    pub async fn customer(&self, id: &str, progress: &ProgressBar) -> Result<Fetched, SourceError> {
+    pub async fn customer(
+        &self,
+        id: &str,
+        progress: &ProgressBar,
+    ) -> Result<Retrieved, SourceError> {
         let path = format!("/v1/customers/{}", path_segment(id));
         let value: Value = match self.client.get(&path, &[]).await {
             Ok(response) => response.json()?,
-            Err(e) if is_not_found(&e) => return Ok(Fetched::Gone),
+            Err(e) if is_not_found(&e) => return Ok(Retrieved::Gone),
             Err(e) => return Err(e.into()),
         };
         progress.inc(1);
         if value.get("deleted").and_then(Value::as_bool) == Some(true) {
-            Ok(Fetched::Gone)
+            Ok(Retrieved::Gone)
         } else {
-            Ok(Fetched::Live(value))
+            Ok(Retrieved::Live(value))
         }
     }
 

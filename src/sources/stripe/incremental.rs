@@ -137,8 +137,8 @@ impl StripeSource {
             .await?;
             for (id, answer) in todo.into_iter().zip(answers) {
                 let customer = match answer {
-                    api::Fetched::Gone => None,
-                    api::Fetched::Live(value) => {
+                    api::Retrieved::Gone => None,
+                    api::Retrieved::Live(value) => {
                         match decode_object::<Customer>("Stripe customer", value) {
                             Ok(c) => Some(c),
                             Err(e) => {
