@@ -216,7 +216,7 @@ impl Source for HttpJsonSource {
             builder.add_page(page, records);
             progress.inc(records.len() as u64);
             let next_link = response.next_link();
-            match pager.after(&body, records.len(), next_link.as_deref()) {
+            match pager.after(&body, records, next_link.as_deref()) {
                 Ok(Next::Done) => break,
                 Ok(Next::Request(next)) => request = next,
                 Err(e) => {

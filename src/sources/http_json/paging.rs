@@ -76,6 +76,9 @@ pub enum PagingError {
         value: String,
         page: u32,
     },
+    /// A page numbered page holds exactly the records of the one before.
+    #[error("page {page} holds the same records as page {prev}: the API seems to ignore the page parameter `{param}` (is it the one the API documents?)", prev = .page.saturating_sub(1))]
+    RepeatedPage { page: u32, param: String },
     #[error("more than {max} pages: giving up (is the API sending a next page forever?)")]
     TooManyPages { max: u32 },
     /// The cursor is neither text nor a number.
@@ -97,6 +100,18 @@ pub struct Pager {
     page: u32,
     /// Cursors or next URLs already followed.
     seen: HashSet<String>,
+    /// A digest of the previous page's records (`page` style).
+    last_page: Option<u64>,
+}
+
+/// A digest of a page's records, to notice the same page twice in a row.
+fn digest(records: &[Value]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in records {
+        r.to_string().hash(&mut h);
+    }
+    h.finish()
 }
 
 impl Pager {
@@ -107,6 +122,7 @@ impl Pager {
             max_pages,
             page: 0,
             seen: HashSet::new(),
+            last_page: None,
         }
     }
 
@@ -137,7 +153,7 @@ impl Pager {
     pub fn after(
         &mut self,
         body: &Value,
-        records: usize,
+        records: &[Value],
         next_link: Option<&str>,
     ) -> Result<Next, PagingError> {
         let pagination = self.pagination.clone();
@@ -166,10 +182,19 @@ impl Pager {
                 let short = self
                     .page_size
                     .as_ref()
-                    .is_some_and(|s| records < s.size as usize);
-                if records == 0 || short {
+                    .is_some_and(|s| records.len() < s.size as usize);
+                if records.is_empty() || short {
                     return Ok(Next::Done);
                 }
+                // An API that ignores the page parameter sends its first page forever.
+                let digest = digest(records);
+                if self.last_page == Some(digest) {
+                    return Err(PagingError::RepeatedPage {
+                        page: self.page,
+                        param: param.clone(),
+                    });
+                }
+                self.last_page = Some(digest);
                 let mut params = vec![(param.clone(), (u64::from(self.page) + 1).to_string())];
                 params.extend(self.size_param());
                 PageRequest::Configured(params)
@@ -257,6 +282,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `k` records never seen before (each call gives new ones).
+    fn recs(k: usize) -> Vec<Value> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        (0..k)
+            .map(|_| json!({"n": NEXT.fetch_add(1, Ordering::Relaxed)}))
+            .collect()
+    }
+
+    #[test]
+    fn the_same_page_twice_in_a_row_is_an_error() {
+        let mut p = Pager::new(Pagination::Page { param: "pg".into() }, None, MAX_PAGES);
+        p.first();
+        let page = recs(2);
+        assert!(p.after(&json!([]), &page, None).is_ok());
+        assert_eq!(
+            p.after(&json!([]), &page, None).unwrap_err().to_string(),
+            "page 2 holds the same records as page 1: the API seems to ignore the page parameter `pg` (is it the one the API documents?)"
+        );
+    }
+
     fn params(p: &[(&str, &str)]) -> Next {
         Next::Request(PageRequest::Configured(
             p.iter()
@@ -284,7 +330,7 @@ mod tests {
         let mut p = Pager::new(Pagination::None, None, MAX_PAGES);
         assert_eq!(p.first(), PageRequest::Configured(vec![]));
         assert_eq!(
-            p.after(&json!([1, 2]), 2, Some("http://x/2")),
+            p.after(&json!([1, 2]), &recs(2), Some("http://x/2")),
             Ok(Next::Done)
         );
     }
@@ -297,12 +343,12 @@ mod tests {
             PageRequest::Configured(vec![("limit".into(), "2".into())])
         );
         assert_eq!(
-            p.after(&json!({"meta": {"next_cursor": "abc"}}), 2, None),
+            p.after(&json!({"meta": {"next_cursor": "abc"}}), &recs(2), None),
             Ok(params(&[("cursor", "abc"), ("limit", "2")]))
         );
         assert_eq!(p.page(), 2);
         assert_eq!(
-            p.after(&json!({"meta": {"next_cursor": 17}}), 2, None),
+            p.after(&json!({"meta": {"next_cursor": 17}}), &recs(2), None),
             Ok(params(&[("cursor", "17"), ("limit", "2")]))
         );
         for end in [
@@ -312,7 +358,7 @@ mod tests {
         ] {
             let mut p = cursor_pager();
             p.first();
-            assert_eq!(p.after(&end, 2, None), Ok(Next::Done));
+            assert_eq!(p.after(&end, &recs(2), None), Ok(Next::Done));
         }
     }
 
@@ -321,9 +367,9 @@ mod tests {
         let mut p = cursor_pager();
         p.first();
         let body = json!({"meta": {"next_cursor": "c1"}});
-        assert!(p.after(&body, 2, None).is_ok());
+        assert!(p.after(&body, &recs(2), None).is_ok());
         assert_eq!(
-            p.after(&body, 2, None).unwrap_err().to_string(),
+            p.after(&body, &recs(2), None).unwrap_err().to_string(),
             "the API sent the same cursor twice (\"c1\", after page 2): reading on would loop forever"
         );
     }
@@ -333,7 +379,7 @@ mod tests {
         let mut p = cursor_pager();
         p.first();
         assert_eq!(
-            p.after(&json!({"meta": {"next_cursor": {"a": 1}}}), 2, None)
+            p.after(&json!({"meta": {"next_cursor": {"a": 1}}}), &recs(2), None)
                 .unwrap_err()
                 .to_string(),
             "the cursor at `meta.next_cursor` in page 1 is an object, expected text or a number"
@@ -361,16 +407,19 @@ mod tests {
             ])
         );
         assert_eq!(
-            p.after(&json!([]), 3, None),
+            p.after(&json!([]), &recs(3), None),
             Ok(params(&[("page", "2"), ("per_page", "3")]))
         );
-        assert_eq!(p.after(&json!([]), 2, None), Ok(Next::Done));
+        assert_eq!(p.after(&json!([]), &recs(2), None), Ok(Next::Done));
 
         // Without a page size only an empty page ends the listing.
         let mut p = Pager::new(Pagination::Page { param: "p".into() }, None, MAX_PAGES);
         p.first();
-        assert_eq!(p.after(&json!([]), 1, None), Ok(params(&[("p", "2")])));
-        assert_eq!(p.after(&json!([]), 0, None), Ok(Next::Done));
+        assert_eq!(
+            p.after(&json!([]), &recs(1), None),
+            Ok(params(&[("p", "2")]))
+        );
+        assert_eq!(p.after(&json!([]), &recs(0), None), Ok(Next::Done));
     }
 
     #[test]
@@ -378,20 +427,20 @@ mod tests {
         let mut p = Pager::new(Pagination::Link, None, MAX_PAGES);
         p.first();
         assert_eq!(
-            p.after(&json!([]), 1, Some("http://h/t?page=2&sig=s3cr3t")),
+            p.after(&json!([]), &recs(1), Some("http://h/t?page=2&sig=s3cr3t")),
             Ok(Next::Request(PageRequest::Url(
                 "http://h/t?page=2&sig=s3cr3t".into()
             )))
         );
         let e = p
-            .after(&json!([]), 1, Some("http://h/t?page=2&sig=s3cr3t"))
+            .after(&json!([]), &recs(1), Some("http://h/t?page=2&sig=s3cr3t"))
             .unwrap_err()
             .to_string();
         assert_eq!(
             e,
             "the API sent the same next link twice (\"http://h/t?page=…&sig=…\", after page 2): reading on would loop forever"
         );
-        assert_eq!(p.after(&json!([]), 1, None), Ok(Next::Done));
+        assert_eq!(p.after(&json!([]), &recs(1), None), Ok(Next::Done));
     }
 
     #[test]
@@ -404,10 +453,10 @@ mod tests {
             3,
         );
         p.first();
-        assert!(p.after(&json!([]), 1, None).is_ok());
-        assert!(p.after(&json!([]), 1, None).is_ok());
+        assert!(p.after(&json!([]), &recs(1), None).is_ok());
+        assert!(p.after(&json!([]), &recs(1), None).is_ok());
         assert_eq!(
-            p.after(&json!([]), 1, None),
+            p.after(&json!([]), &recs(1), None),
             Err(PagingError::TooManyPages { max: 3 })
         );
     }
