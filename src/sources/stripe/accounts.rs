@@ -91,10 +91,15 @@ pub(super) fn build(
         groups.entry(id).or_default().push(c);
     }
     if fell_back > 0 {
+        let missing = match key {
+            AccountKey::CustomerId => "customer id".to_string(),
+            AccountKey::EmailDomain => "email with a domain".to_string(),
+            AccountKey::Metadata(field) => format!("metadata field `{field}`"),
+        };
         tracing::warn!(
             customers = fell_back,
             account_key = %key,
-            "{fell_back} Stripe customer(s) have no {key}: each is its own account, under its customer id"
+            "{fell_back} Stripe customer(s) have no {missing}: each is its own account, under its customer id"
         );
     }
 
