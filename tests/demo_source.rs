@@ -592,8 +592,13 @@ async fn the_source_fetches_the_generated_data() {
     let source = DemoSource::new("demo", params());
     assert_eq!(source.name(), "demo");
     let progress = indicatif::ProgressBar::hidden();
-    let fetched = source.fetch(&progress).await.unwrap();
-    assert_eq!(fetched, *data());
+    let request = cs_pulse::sources::FetchRequest {
+        now: chrono::Utc::now(),
+        previous: None,
+    };
+    let fetched = source.fetch(&request, &progress).await.unwrap();
+    assert!(fetched.full);
+    assert_eq!(fetched.data, *data());
     assert_eq!(progress.position(), data().record_count() as u64);
 }
 

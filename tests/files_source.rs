@@ -281,8 +281,13 @@ async fn fetch_reads_through_the_source_trait() {
     let src = FilesSource::new("crm-export", GOOD.into(), ctx());
     assert_eq!(src.name(), "crm-export");
     let progress = ProgressBar::hidden();
-    let ds = src.fetch(&progress).await.unwrap();
-    assert_eq!(ds, good_dataset());
+    let request = cs_pulse::sources::FetchRequest {
+        now: chrono::Utc::now(),
+        previous: None,
+    };
+    let fetched = src.fetch(&request, &progress).await.unwrap();
+    assert!(fetched.full);
+    assert_eq!(fetched.data, good_dataset());
     // Progress counts bytes: all of them once done.
     let total: u64 = FORMATS
         .iter()

@@ -222,7 +222,8 @@ fields = {{ id = "id", account_id = 'person_properties."Company ID"', kind = "su
     let tz: Tz = "America/New_York".parse().unwrap();
     let data = fetch(&source(&toml, tz)).await.unwrap();
     assert_eq!(ids(&data), vec![("acme", ""), ("beta", ""), ("gamma", "")]);
-    let rows: Vec<(&str, u32, SurveyKind, u8, NaiveDate, Option<&str>)> = data
+    type Row<'a> = (&'a str, u32, SurveyKind, u8, NaiveDate, Option<&'a str>);
+    let rows: Vec<Row> = data
         .survey_responses
         .iter()
         .map(|r| {
@@ -322,7 +323,14 @@ resolved_at = "stats.resolved_at"
     let tz: Tz = "Europe/Berlin".parse().unwrap();
     let data = fetch(&source(&toml, tz)).await.unwrap();
     assert_eq!(ids(&data), vec![("5000000101", ""), ("5000000102", "")]);
-    let rows: Vec<(&str, u32, NaiveDate, Option<NaiveDate>, Option<NaiveDate>)> = data
+    type Row<'a> = (
+        &'a str,
+        u32,
+        NaiveDate,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+    );
+    let rows: Vec<Row> = data
         .tickets
         .iter()
         .map(|t| {

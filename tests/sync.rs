@@ -230,8 +230,11 @@ async fn the_sync_future_can_be_spawned() {
 
 /// A source that can fetch changes only: it records what each fetch was given and adds the
 /// next scripted account to the previous data (or starts from `a` on a full fetch).
+/// What one fetch was given: the last good sync's start and its account ids, or nothing.
+type Given = Option<(DateTime<Utc>, Vec<String>)>;
+
 struct Incremental {
-    seen: Mutex<Vec<Option<(DateTime<Utc>, Vec<String>)>>>,
+    seen: Mutex<Vec<Given>>,
     fail: std::sync::atomic::AtomicBool,
 }
 

@@ -377,7 +377,11 @@ impl fmt::Display for SourceKind {
             ),
             SourceKind::Stripe(s) => write!(f, "Stripe at {}", s.network.base_url),
             SourceKind::Hubspot(s) => write!(f, "HubSpot at {}", s.network.base_url),
-            SourceKind::HttpJson(s) => write!(f, "JSON from {}", s.url),
+            SourceKind::HttpJson(s) => write!(
+                f,
+                "JSON from {}",
+                crate::sources::http_json::paging::hide_query_values(&s.url)
+            ),
         }
     }
 }
