@@ -697,11 +697,20 @@ async fn a_deleted_customer_leaves_its_account() {
         "request": {"id": null, "idempotency_key": null},
         "type": "customer.deleted"
     })];
+    // An invoice of a customer Stripe no longer knows (404): dropped too.
+    later.events.push(event(
+        "evt_Nope",
+        "invoice.voided",
+        json!({"id": "in_Nope", "object": "invoice", "customer": "cus_Nope"}),
+    ));
     let server = later.serve().await;
     let now = at(2025, 6, 15, 12);
     let fetched = changes(&source(&server, key()), now, at(2025, 6, 9, 0), &before)
         .await
         .unwrap();
+    let asked = requests(&server).await;
+    assert!(asked.iter().any(|r| r == "/v1/customers/cus_Nope"));
+    assert!(asked.iter().all(|r| !r.contains("customer=cus_Nope")));
     let everything = full(&source(&server, key()), now).await.unwrap();
     assert_eq!(fetched.data, everything.data);
     let acme = fetched.data.account_ix("acme.io").unwrap();
@@ -1099,4 +1108,53 @@ fn is_setting(line: &str) -> bool {
     line.split_once(" = ").is_some_and(|(k, _)| {
         !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
     })
+}
+
+/// An event of `type_` about `object`, as `GET /v1/events` lists it.
+fn event(id: &str, type_: &str, object: Value) -> Value {
+    json!({
+        "id": id,
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": at(2025, 6, 10, 0).timestamp(),
+        "data": {"object": object},
+        "livemode": false,
+        "pending_webhooks": 0,
+        "request": {"id": null, "idempotency_key": null},
+        "type": type_
+    })
+}
+
+#[tokio::test]
+async fn too_many_changed_customers_make_a_full_sync() {
+    let first = State::book().serve().await;
+    let before = full(&source(&first, AccountKey::CustomerId), at(2025, 6, 9, 0))
+        .await
+        .unwrap()
+        .data;
+    let mut later = State::book();
+    later.events = (0..101)
+        .map(|i| {
+            let id = format!("cus_New{i:03}");
+            event(
+                &format!("evt_{i:03}"),
+                "customer.created",
+                json!({"id": id, "object": "customer"}),
+            )
+        })
+        .collect();
+    let server = later.serve().await;
+    let fetched = changes(
+        &source(&server, AccountKey::CustomerId),
+        at(2025, 6, 15, 12),
+        at(2025, 6, 9, 0),
+        &before,
+    )
+    .await
+    .unwrap();
+    assert!(fetched.full);
+    assert_eq!(fetched.data, before);
+    let received = requests(&server).await;
+    assert!(received.iter().any(|r| r == "/v1/customers?limit=100"));
+    assert!(received.iter().all(|r| !r.starts_with("/v1/customers/")));
 }
