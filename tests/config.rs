@@ -41,8 +41,8 @@ fn example_config_validates_with_every_key() {
     assert_eq!(c.store_path, PathBuf::from("cs-pulse.db"));
     assert_eq!(c.health_model, PathBuf::from("rules/health.toml"));
     assert_eq!(
-        c.sources,
-        vec![
+        c.sources[..2],
+        [
             SourceConfig {
                 name: "crm".into(),
                 kind: SourceKind::Files {
@@ -58,6 +58,41 @@ fn example_config_validates_with_every_key() {
                 },
             },
         ]
+    );
+    // The network sources (their settings are tested with each source).
+    let kinds: Vec<(&str, &str, String)> = c.sources[2..]
+        .iter()
+        .map(|s| (s.name.as_str(), s.kind.word(), s.kind.to_string()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                "billing",
+                "stripe",
+                "Stripe at https://api.stripe.com".into()
+            ),
+            (
+                "hubspot",
+                "hubspot",
+                "HubSpot at https://api.hubapi.com".into()
+            ),
+            (
+                "product",
+                "http_json",
+                "JSON from https://analytics.example.com/v1/usage/daily?granularity=…".into()
+            ),
+        ]
+    );
+    let secrets: Vec<&str> = c
+        .sources
+        .iter()
+        .filter_map(|s| s.kind.secret())
+        .map(|s| s.var())
+        .collect();
+    assert_eq!(
+        secrets,
+        ["STRIPE_API_KEY", "HUBSPOT_TOKEN", "ANALYTICS_TOKEN"]
     );
     let jobs: Vec<(&str, &JobKind, String, chrono::Duration)> = c
         .jobs
