@@ -24,6 +24,8 @@ pub struct Diagnostic {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// The bytes at `span` may be a secret: they are shown as `*`.
+    pub conceal: bool,
 }
 
 impl Diagnostic {
@@ -34,7 +36,14 @@ impl Diagnostic {
             span: None,
             message: message.into(),
             hint: None,
+            conceal: false,
         }
+    }
+
+    /// Shows the bytes at the span as `*` (a value that may be a secret pasted into a file).
+    pub fn concealed(mut self) -> Diagnostic {
+        self.conceal = true;
+        self
     }
 
     /// Points the problem at these bytes of the file.
@@ -265,12 +274,35 @@ fn locate(text: &str, span: &Range<usize>) -> Located {
     }
 }
 
+/// `text` with the bytes of `span` replaced by `*` (the whole line's rest when the span does
+/// not fall on character boundaries).
+fn conceal(text: &str, span: &Range<usize>) -> String {
+    let end = span.end.min(text.len());
+    let start = span.start.min(end);
+    match (text.get(..start), text.get(end..)) {
+        (Some(head), Some(tail)) => format!("{head}{}{tail}", "*".repeat(end - start)),
+        _ => text
+            .lines()
+            .map(|l| "*".repeat(l.len()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
 fn render_one(d: &Diagnostic, text: Option<&str>) -> String {
     // Messages are one line: a line break would break the layout.
     let message = d.message.replace('\n', " ");
     let hint = d.hint.as_ref().map(|h| h.replace('\n', " "));
     let renderer = Renderer::plain();
     let mut msg = Level::Error.title(&message);
+    let masked;
+    let text = match (&d.span, text) {
+        (Some(span), Some(text)) if d.conceal => {
+            masked = conceal(text, span);
+            Some(masked.as_str())
+        }
+        _ => text,
+    };
     let located = match (&d.span, text) {
         (Some(span), Some(text)) => Some(locate(text, span)),
         _ => None,

@@ -752,7 +752,7 @@ fields = { id = "id", name = "attributes.name", "custom.tier" = 'attributes."pri
     );
     assert_eq!(
         config.sources[0].kind.to_string(),
-        "JSON from https://analytics.example.com:8443/v1/usage?granularity=day"
+        "JSON from https://analytics.example.com:8443/v1/usage?granularity=…"
     );
 }
 

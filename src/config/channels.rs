@@ -403,20 +403,7 @@ impl Validator<'_> {
                 "a reference to an environment variable, like `{key} = \"${{{example_var}}}\"`"
             ),
         )?;
-        match Secret::parse(v.get_ref()) {
-            Some(s) => Some(s),
-            None => {
-                // Never echo the value: it may be the secret itself.
-                self.error(
-                    v.span(),
-                    format!("`{key}` must name an environment variable, not hold the secret itself"),
-                    Some(format!(
-                        "write `{key} = \"${{{example_var}}}\"` and set {example_var} in the service's environment"
-                    )),
-                );
-                None
-            }
-        }
+        self.secret_ref(v, key, example_var)
     }
 
     pub(super) fn snowflake(&mut self, v: &Spanned<Snowflake>, key: &str) -> Option<u64> {

@@ -332,18 +332,7 @@ impl Validator<'_> {
             );
             return None;
         };
-        let secret = Secret::parse(v.get_ref());
-        if secret.is_none() {
-            // Never echo the value: it may be the secret itself.
-            self.error(
-                v.span(),
-                format!("`{key}` must name an environment variable, not hold the secret itself"),
-                Some(format!(
-                    "write `{key} = \"${{{example_var}}}\"` and set {example_var} in the service's environment"
-                )),
-            );
-        }
-        secret
+        self.secret_ref(v, key, example_var)
     }
 
     /// The application's Ed25519 public key: 64 hex characters (32 bytes), kept lowercase.

@@ -403,6 +403,26 @@ impl Validator<'_> {
         );
     }
 
+    /// A `${ENV}` reference to a secret. Anything else is refused, and shown concealed in the
+    /// error: it may be the secret itself, pasted into the file.
+    fn secret_ref(&mut self, v: &Spanned<String>, key: &str, example_var: &str) -> Option<Secret> {
+        let secret = Secret::parse(v.get_ref());
+        if secret.is_none() {
+            self.diags.push(
+                Diagnostic::new(
+                    &self.file,
+                    format!("`{key}` must name an environment variable, not hold the secret itself"),
+                )
+                .at(v.span())
+                .hint(format!(
+                    "write `{key} = \"${{{example_var}}}\"` and set {example_var} in the service's environment"
+                ))
+                .concealed(),
+            );
+        }
+        secret
+    }
+
     fn config(&mut self, raw: RawConfig) -> Config {
         let defaults = Config::default();
         let timezone = raw

@@ -105,19 +105,7 @@ impl Validator<'_> {
             );
             return None;
         };
-        match Secret::parse(v.get_ref()) {
-            Some(s) => Some(s),
-            None => {
-                self.error(
-                    v.span(),
-                    format!("`{key}` must name an environment variable, not hold the secret itself"),
-                    Some(format!(
-                        "write `{key} = \"${{{example_var}}}\"` and set {example_var} in the service's environment"
-                    )),
-                );
-                None
-            }
-        }
+        self.secret_ref(v, key, example_var)
     }
 
     /// How often an incremental source runs a full sync instead (which sees deletions):
