@@ -27,7 +27,10 @@
 //! Stripe's live-mode limit), `BENCH_TEST_RATE` (default 25, Stripe's test-mode limit, run as a
 //! second series; 0 skips it), `BENCH_RUNS` (default 3), `BENCH_STRIPE_LATENCY_MS` (default 0:
 //! how long the server waits before answering a page, like Stripe's own response time),
-//! `BENCH_VERBOSE=1` (each list's pages and the requests of every second, by list).
+//! `BENCH_VERBOSE=1` (each list's pages and the requests of every second, by list),
+//! `BENCH_COMPARE=N` (afterwards, N runs reading the four lists with the shared HTTP client
+//! alone, in one task as the source does and in one task per list: how the layout bounds the
+//! rate).
 
 #![recursion_limit = "256"] // the json! objects of the generated Stripe account are large
 
@@ -195,6 +198,104 @@ fn row(
         rate / f64::from(r),
         overall / f64::from(r),
     );
+}
+
+/// How the four lists are read in the comparison ([`compare`]).
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    /// In one task, joined (as `StripeSource` reads them).
+    Joined,
+    /// Each list in its own task.
+    Tasks,
+}
+
+/// Every page of one list through `client`, each decoded as the source decodes it (the body
+/// into a JSON value, then the value into a list envelope); the number of objects.
+async fn page_through(
+    client: http::Client,
+    path: &'static str,
+    params: Vec<(&'static str, String)>,
+) -> Result<usize> {
+    let mut after: Option<String> = None;
+    let mut objects = 0;
+    loop {
+        let mut query = params.clone();
+        query.push(("limit", "100".to_string()));
+        if let Some(a) = &after {
+            query.push(("starting_after", a.clone()));
+        }
+        let response = client.get(path, &query).await?;
+        let value: serde_json::Value = response.json()?;
+        let page: cs_pulse::sources::stripe::objects::List =
+            http::decode_object("list", value).map_err(|e| anyhow::anyhow!("{e}"))?;
+        objects += page.data.len();
+        after = page
+            .data
+            .last()
+            .and_then(|o| o.get("id"))
+            .and_then(|id| id.as_str())
+            .map(str::to_string);
+        if !page.has_more || after.is_none() {
+            return Ok(objects);
+        }
+    }
+}
+
+/// The source's four lists read with the shared HTTP client alone (no mapping), joined in
+/// one task or in four tasks: the requests per second while requesting.
+async fn compare(
+    shared: &server::Shared,
+    base_url: &str,
+    rate: u32,
+    layout: Layout,
+) -> Result<f64> {
+    let settings = http::Settings::new(base_url, RateLimit::per_second(rate));
+    let headers = vec![
+        (
+            "Authorization".to_string(),
+            "Bearer rk_live_bench0000000000".to_string(),
+        ),
+        ("Stripe-Version".to_string(), server::VERSION.to_string()),
+    ];
+    let client = http::Client::new("Stripe", &settings, headers)?;
+    let lists: Vec<(&'static str, Vec<(&'static str, String)>)> = vec![
+        ("/v1/customers", vec![]),
+        (
+            "/v1/subscriptions",
+            vec![
+                ("status", "all".to_string()),
+                ("expand[]", "data.discounts".to_string()),
+                ("expand[]", "data.items.data.discounts".to_string()),
+            ],
+        ),
+        ("/v1/prices", vec![("expand[]", "data.tiers".to_string())]),
+        ("/v1/invoices", vec![]),
+    ];
+    shared.reset(rate);
+    match layout {
+        Layout::Joined => {
+            futures_util::future::try_join_all(
+                lists
+                    .into_iter()
+                    .map(|(path, params)| page_through(client.clone(), path, params)),
+            )
+            .await?;
+        }
+        Layout::Tasks => {
+            let tasks: Vec<_> = lists
+                .into_iter()
+                .map(|(path, params)| tokio::spawn(page_through(client.clone(), path, params)))
+                .collect();
+            for t in tasks {
+                t.await??;
+            }
+        }
+    }
+    let counts = shared.counts();
+    if counts.refused > 0 || counts.bad > 0 {
+        bail!("{} refused and {} bad requests", counts.refused, counts.bad);
+    }
+    Ok(counts.accepted as f64 / counts.last)
 }
 
 /// The pages requested in each second of the run, by list: where the rate fell short.
@@ -374,6 +475,7 @@ fn main() -> Result<ExitCode> {
     let test_rate: u32 = env_or("BENCH_TEST_RATE", 25)?;
     let runs: usize = env_or("BENCH_RUNS", 3)?;
     let latency: u64 = env_or("BENCH_STRIPE_LATENCY_MS", 0)?;
+    let compare_runs: usize = env_or("BENCH_COMPARE", 0)?;
     let verbose: bool = env_or("BENCH_VERBOSE", 0u8)? > 0;
     if customers == 0 || rate == 0 || runs == 0 {
         bail!("BENCH_STRIPE_CUSTOMERS, BENCH_RATE and BENCH_RUNS must be at least 1");
@@ -423,6 +525,33 @@ fn main() -> Result<ExitCode> {
         failures.extend(series(
             &client_rt, &shared, &base_url, test_rate, runs, &expected, verbose,
         )?);
+    }
+    if compare_runs > 0 {
+        println!();
+        println!(
+            "The four lists read with the shared HTTP client alone, R = {rate}/s, requests/s while requesting ({compare_runs} runs):"
+        );
+        for layout in [Layout::Joined, Layout::Tasks] {
+            let mut rates = Vec::new();
+            for _ in 0..compare_runs {
+                std::thread::sleep(Duration::from_millis(1_100));
+                rates.push(client_rt.block_on(compare(&shared, &base_url, rate, layout))?);
+            }
+            println!(
+                "  {:<40} median {:>6.1}/s ({:.3} of R), runs: {}",
+                match layout {
+                    Layout::Joined => "one task, joined (like StripeSource)",
+                    Layout::Tasks => "one task per list",
+                },
+                median(&rates),
+                median(&rates) / f64::from(rate),
+                rates
+                    .iter()
+                    .map(|r| format!("{r:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
     println!();
     if failures.is_empty() {

@@ -899,6 +899,7 @@ pub mod server {
         if !shared.admit() {
             return rate_limited(&shared);
         }
+        let arrived = Instant::now();
         if !shared.latency.is_zero() {
             tokio::time::sleep(shared.latency).await;
         }
@@ -1056,19 +1057,19 @@ pub mod server {
             let done = Instant::now();
             let l = lists.entry(list).or_insert(ListState {
                 pages: 0,
-                first: began,
-                last: began,
+                first: arrived,
+                last: arrived,
                 answered: None,
                 client: Duration::ZERO,
                 server: Duration::ZERO,
                 arrivals: Vec::new(),
             });
             if let Some(prev) = l.answered {
-                l.client += began.saturating_duration_since(prev);
+                l.client += arrived.saturating_duration_since(prev);
             }
             l.pages += 1;
-            l.arrivals.push(began);
-            l.last = began;
+            l.arrivals.push(arrived);
+            l.last = arrived;
             l.answered = Some(done);
             l.server += done.saturating_duration_since(began);
         }
