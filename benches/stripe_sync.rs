@@ -248,6 +248,7 @@ async fn compare(
     base_url: &str,
     rate: u32,
     layout: Layout,
+    verbose: bool,
 ) -> Result<f64> {
     let settings = http::Settings::new(base_url, RateLimit::per_second(rate));
     let headers = vec![
@@ -292,6 +293,9 @@ async fn compare(
         }
     }
     let counts = shared.counts();
+    if verbose {
+        print_seconds(&counts.lists);
+    }
     if counts.refused > 0 || counts.bad > 0 {
         bail!("{} refused and {} bad requests", counts.refused, counts.bad);
     }
@@ -535,7 +539,7 @@ fn main() -> Result<ExitCode> {
             let mut rates = Vec::new();
             for _ in 0..compare_runs {
                 std::thread::sleep(Duration::from_millis(1_100));
-                rates.push(client_rt.block_on(compare(&shared, &base_url, rate, layout))?);
+                rates.push(client_rt.block_on(compare(&shared, &base_url, rate, layout, verbose))?);
             }
             println!(
                 "  {:<40} median {:>6.1}/s ({:.3} of R), runs: {}",
