@@ -53,6 +53,7 @@ pub(super) const EVENT_TYPES: &[&str] = &[
 ];
 
 /// Stripe's API as this source uses it.
+#[derive(Clone)]
 pub(super) struct Api {
     client: Client,
 }
@@ -119,17 +120,38 @@ impl Api {
         self.client.stats()
     }
 
-    /// Every customer, subscription, price and invoice, the four lists read at once (the
+    /// Every customer, subscription, price and invoice, the four lists read at once, each in
+    /// its own task so that one list's page being read never holds up another's request (the
     /// client bounds concurrency and rate).
     pub async fn everything(&self, progress: &ProgressBar) -> Result<Raw, SourceError> {
-        let sub_params = subscription_params();
-        let price_params = price_params();
-        let (customers, subscriptions, prices, invoices) = tokio::try_join!(
-            self.list("/v1/customers", &[], progress),
-            self.list("/v1/subscriptions", &sub_params, progress),
-            self.list("/v1/prices", &price_params, progress),
-            self.invoices(&[], progress),
-        )?;
+        let task = |path: &'static str, params: Vec<(&'static str, String)>| {
+            let (api, progress) = (self.clone(), progress.clone());
+            tokio::spawn(async move { api.list(path, &params, &progress).await })
+        };
+        let (api, p) = (self.clone(), progress.clone());
+        let tasks = [
+            task("/v1/customers", vec![]),
+            task("/v1/subscriptions", subscription_params()),
+            task("/v1/prices", price_params()),
+            tokio::spawn(async move { api.invoices(&[], &p).await }),
+        ];
+        // Dropping the handles on an error would leave the other lists running: abort them.
+        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+        let joined = futures_util::future::try_join_all(tasks.into_iter().map(|task| async {
+            task.await
+                .map_err(|e| SourceError::Other(format!("reading a Stripe list stopped: {e}")))?
+        }))
+        .await;
+        let lists = match joined {
+            Ok(lists) => lists,
+            Err(e) => {
+                aborts.iter().for_each(|a| a.abort());
+                return Err(e);
+            }
+        };
+        let [customers, subscriptions, prices, invoices]: [Vec<Value>; 4] = lists
+            .try_into()
+            .map_err(|_| SourceError::Other("a Stripe list went missing".into()))?;
         Ok(Raw {
             customers,
             subscriptions,
@@ -256,12 +278,17 @@ impl Api {
                 query.push(("starting_after", a.clone()));
             }
             let response = self.client.get(path, &query).await?;
-            let value: Value = response.json()?;
-            let page: List = decode_object("Stripe list", value).map_err(|mut e| {
-                // A list has no id: name it by its endpoint.
-                e.file = format!("Stripe list {path}");
-                super::invalid(vec![e])
-            })?;
+            // The envelope is read in one plain pass (its objects are typed later, each named by
+            // its id), so the next page is asked for as soon as this one's last id is known; only
+            // a page that is not a list is read again, to name the field that is wrong.
+            let page: List = match serde_json::from_slice(&response.body) {
+                Ok(page) => page,
+                Err(_) => decode_object("Stripe list", response.json()?).map_err(|mut e| {
+                    // A list has no id: name it by its endpoint.
+                    e.file = format!("Stripe list {path}");
+                    super::invalid(vec![e])
+                })?,
+            };
             progress.inc(page.data.len() as u64);
             let next = last_id(&page.data);
             let empty = page.data.is_empty();
