@@ -52,8 +52,30 @@ pub struct Cli {
     )]
     pub config: PathBuf,
 
+    /// How log lines are written to stderr: `text` (for a person; coloured on a terminal
+    /// unless NO_COLOR is set) or `json` (one object per line). `CS_PULSE_LOG` sets the level,
+    /// `warn` by default.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = "CS_PULSE_LOG_FORMAT",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The format of the log lines (`--log-format`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line: timestamp, level, target, fields (with the message), spans.
+    Json,
 }
 
 #[derive(Subcommand, Debug)]

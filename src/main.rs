@@ -1,20 +1,19 @@
-//! The `cs-pulse` binary: parse the command line, run, map the result to an exit code
-//! (0 ok, 1 problems found or a failure, 2 a wrong argument).
+//! The `cs-pulse` binary: parse the command line, set up the logs, run, map the result to an
+//! exit code (0 ok, 1 problems found or a failure, 2 a wrong argument).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cs_pulse::cli::{self, ArgError, Cli, Outcome};
+use cs_pulse::cli::{self, ArgError, Cli, LogFormat, Outcome};
+use tracing_subscriber::EnvFilter;
+
+/// The variable holding the log filter (`warn`, `info`, `cs_pulse=debug,reqwest=info`, ...).
+const LOG_ENV: &str = "CS_PULSE_LOG";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CS_PULSE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -35,5 +34,28 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Log lines go to stderr, filtered by `CS_PULSE_LOG` (default `warn`), as text (coloured only
+/// on a terminal without NO_COLOR) or as one JSON object per line.
+fn init_logging(format: LogFormat) {
+    let filter = match std::env::var(LOG_ENV) {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("warning: {LOG_ENV} is not a valid log filter ({e}); logging warnings");
+            EnvFilter::new("warn")
+        }),
+        _ => EnvFilter::new("warn"),
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            logs.with_ansi(colour).init();
+        }
+        LogFormat::Json => logs.json().with_ansi(false).init(),
     }
 }
