@@ -95,7 +95,7 @@ EXPOSE 8080
 # its own server. Point your orchestrator's HTTP probe at /healthz and /readyz instead.
 
 # cs-pulse is PID 1 and stops gracefully on SIGTERM (running jobs finish, pending sends settle):
-# give it time with `docker stop --time 120` or `stop_grace_period: 2m`.
+# give it time with `docker run --stop-timeout 300` or Compose's `stop_grace_period: 5m`.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["cs-pulse"]
 CMD ["run", "--config", "/etc/cs-pulse/config.toml"]
