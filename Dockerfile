@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # cs-pulse in a container: a build stage with the Rust toolchain, and a small runtime stage with
 # only the binary, the shipped rules and a non-root user. How to run it, where the config and
 # the secrets go, and how to back up the store: docs/deploying.md.
