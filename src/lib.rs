@@ -17,7 +17,9 @@
 //! - [`scheduler`]: the service's cron jobs (sync, evaluate, scorecard) in their timezones, across
 //!   DST, with missed runs made up within a grace and no job overlapping itself;
 //! - [`chat`]: slash commands and buttons: one platform-neutral desk, Discord and Slack adapters;
-//! - [`server`]: the HTTP server of `cs-pulse run`: the signed Discord and Slack chat endpoints;
+//! - [`server`]: the HTTP server of `cs-pulse run`: the signed Discord and Slack chat endpoints,
+//!   `/healthz`, `/readyz` and `/metrics`;
+//! - [`telemetry`]: the Prometheus metrics of `cs-pulse run` and where they are recorded;
 //! - [`cli`]: the command line.
 
 pub mod alerts;
@@ -36,3 +38,4 @@ pub mod server;
 pub mod sources;
 pub mod store;
 pub mod sync;
+pub mod telemetry;

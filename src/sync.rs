@@ -80,8 +80,30 @@ fn incremental_base<'r>(
 /// `clock` (before fetching and after fetching). A source that can fetch changes only does so
 /// when its last full sync is recent enough ([`crate::sources::Source::full_sync_every`]); the
 /// changes are applied to what its last good sync stored. On failure the failure is recorded
-/// (with the error's text) and returned; the source's stored records stay as they were.
+/// (with the error's text) and returned; the source's stored records stay as they were. The
+/// outcome, duration and records are counted for `/metrics` ([`crate::telemetry`]).
 pub async fn sync_source(
+    source: &dyn Source,
+    store: &dyn Store,
+    clock: &(dyn Fn() -> DateTime<Utc> + Sync),
+    progress: &ProgressBar,
+    options: SyncOptions,
+) -> Result<SyncRun, SyncError> {
+    let result = sync_unrecorded(source, store, clock, progress, options).await;
+    let run = match &result {
+        Ok(run) => Some(run),
+        Err(e) => e.run(),
+    };
+    crate::telemetry::record_sync(
+        source.name(),
+        result.is_ok(),
+        run.map(|r| r.finished_at - r.started_at),
+        result.as_ref().ok().map(|r| r.rows),
+    );
+    result
+}
+
+async fn sync_unrecorded(
     source: &dyn Source,
     store: &dyn Store,
     clock: &(dyn Fn() -> DateTime<Utc> + Sync),

@@ -1,12 +1,14 @@
 //! The chat side of `cs-pulse run`: with `[chat]` configured, one desk answers the Discord
 //! gateway (poise) and the HTTP server's signed endpoints (Discord interactions, Slack `/cs`),
-//! started with the service and stopped before it exits.
+//! started with the service and stopped before it exits. With `[server]` the HTTP server also
+//! serves the operations endpoints (`/healthz`, `/readyz`, `/metrics`), chat or not.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -24,6 +26,8 @@ const SETTLE: Duration = Duration::from_secs(10);
 /// How often the desk's data is checked for a newer sync (and reloaded then), so that a
 /// question does not pay the load (seconds at 100,000 accounts; docs/performance.md).
 const REFRESH: Duration = Duration::from_secs(30);
+/// How often the metrics recorder's histograms are drained when nobody scrapes `/metrics`.
+const UPKEEP: Duration = Duration::from_secs(60);
 
 /// The running chat tasks and their stop switch.
 pub struct ChatService {
@@ -33,13 +37,15 @@ pub struct ChatService {
 
 impl ChatService {
     /// Starts what `config` asks for: nothing without `[chat]` and `[server]`. Answers read
-    /// the service's open `store` and the `rules` and `scorecards` it already loaded. Fails
-    /// before starting anything on an unset secret, an invalid key or an address in use.
+    /// the service's open `store` and the `rules` and `scorecards` it already loaded; `/metrics`
+    /// renders `metrics` (not served without it). Fails before starting anything on an unset
+    /// secret, an invalid key or an address in use.
     pub async fn start(
         config: &Config,
         store: &SqliteStore,
         rules: Vec<Rule>,
         scorecards: Vec<ScorecardDef>,
+        metrics: Option<PrometheusHandle>,
         out: &mut dyn Write,
     ) -> Result<ChatService> {
         let (stop, stopped) = watch::channel(false);
@@ -48,25 +54,41 @@ impl ChatService {
             tasks: vec![],
         };
         let chat = &config.chat;
-        if chat.discord.is_none() && chat.slack.is_none() && config.server.is_none() {
+        let has_chat = chat.discord.is_some() || chat.slack.is_some();
+        if !has_chat && config.server.is_none() {
             return Ok(service);
         }
-        let desk = Arc::new(Desk::new(
-            Arc::new(config.clone()),
-            store.clone(),
-            load_health(config)?,
-            rules,
-            scorecards,
-        ));
-        service.tasks.push(tokio::spawn(keep_warm(
-            desk.clone(),
-            until(stopped.clone()),
-        )));
+        let desk = if has_chat {
+            Some(Arc::new(Desk::new(
+                Arc::new(config.clone()),
+                store.clone(),
+                load_health(config)?,
+                rules,
+                scorecards,
+            )))
+        } else {
+            None
+        };
+        if let Some(desk) = &desk {
+            service.tasks.push(tokio::spawn(keep_warm(
+                desk.clone(),
+                until(stopped.clone()),
+            )));
+        }
 
         if let Some(server) = &config.server {
             let options = ServerOptions::default();
             let http = options.http.clone();
-            let router = server::router(desk.clone(), chat, options)?;
+            let ops = server::Ops::new(config, Arc::new(store.clone()), metrics.clone());
+            let mut router = server::ops_routes(ops);
+            if let Some(desk) = &desk {
+                router = router.merge(server::router(desk.clone(), chat, options)?);
+            }
+            if let Some(handle) = metrics {
+                service
+                    .tasks
+                    .push(tokio::spawn(upkeep(handle, until(stopped.clone()))));
+            }
             let listener = tokio::net::TcpListener::bind(server.listen)
                 .await
                 .with_context(|| format!("cannot listen on {} ([server] listen)", server.listen))?;
@@ -95,11 +117,12 @@ impl ChatService {
             }));
         }
 
-        if let Some(d) = chat
-            .discord
-            .clone()
-            .filter(|d| d.mode == DiscordMode::Gateway)
-        {
+        if let (Some(d), Some(desk)) = (
+            chat.discord
+                .clone()
+                .filter(|d| d.mode == DiscordMode::Gateway),
+            &desk,
+        ) {
             // An unset token is reported now, not from a background task.
             d.token.resolve("Discord bot token of [chat.discord]")?;
             let stop = until(stopped.clone());
@@ -137,6 +160,17 @@ async fn keep_warm(desk: Arc<Desk>, stop: impl std::future::Future<Output = ()>)
         }
         tokio::select! {
             () = tokio::time::sleep(REFRESH) => {}
+            () = &mut stop => return,
+        }
+    }
+}
+
+/// Drains the metrics recorder's histograms now and then, until `stop`.
+async fn upkeep(handle: PrometheusHandle, stop: impl std::future::Future<Output = ()>) {
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(UPKEEP) => handle.run_upkeep(),
             () = &mut stop => return,
         }
     }

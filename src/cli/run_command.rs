@@ -1,7 +1,7 @@
 //! `cs-pulse run`: the long-running service. The scheduler runs the configured jobs (sync,
 //! evaluate, scorecard) at their cron times; a delivery loop sends what the outbox holds,
 //! waking when a job queues messages or a retry falls due; with `[chat]` it answers commands
-//! ([`super::chat_service`]). On SIGINT or SIGTERM it stops answering, stops starting jobs, lets
+//! and with `[server]` it serves `/healthz`, `/readyz` and `/metrics` ([`super::chat_service`]). On SIGINT or SIGTERM it stops answering, stops starting jobs, lets
 //! running ones finish, settles in-flight sends, and exits.
 
 use std::io::Write;
@@ -45,7 +45,17 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         tracing::info!(retried, "failed messages queued again at start");
     }
 
-    let chat = ChatService::start(&config, &store, rules.clone(), scorecards.clone(), out).await?;
+    // The service's counters for `/metrics`; one-shot commands record nothing.
+    let metrics = crate::telemetry::install();
+    let chat = ChatService::start(
+        &config,
+        &store,
+        rules.clone(),
+        scorecards.clone(),
+        metrics,
+        out,
+    )
+    .await?;
 
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -124,11 +134,14 @@ async fn delivery_loop(
     loop {
         let stopping = *stop.borrow();
         let nap = match deliverer.deliver_due(&wall_clock).await {
-            Ok(report) => report
-                .next_due
-                .map(|t| (t - wall_clock()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(MAX_NAP)
-                .min(MAX_NAP),
+            Ok(report) => {
+                crate::telemetry::record_delivery(&report.per_channel, report.pending);
+                report
+                    .next_due
+                    .map(|t| (t - wall_clock()).to_std().unwrap_or(Duration::ZERO))
+                    .unwrap_or(MAX_NAP)
+                    .min(MAX_NAP)
+            }
             Err(e) => {
                 tracing::error!("cannot read the outbox: {e}");
                 MAX_NAP

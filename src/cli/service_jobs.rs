@@ -96,6 +96,10 @@ impl ServiceJobs {
             .enqueue(&outcome.changed, &items, now)
             .await
             .context("cannot store the evaluation")?;
+        crate::telemetry::record_evaluation(
+            self.rules.iter().map(|r| r.id.as_str()),
+            &outcome.counts,
+        );
         tracing::info!(
             rules = self.rules.len(),
             %day,

@@ -373,6 +373,7 @@ async fn execute(state: &JobState, shared: &Shared, scheduled_for: DateTime<Utc>
         s.last_lag = Some(lag);
         s.max_lag = Some(s.max_lag.map_or(lag, |m| m.max(lag)));
     }
+    crate::telemetry::record_scheduler_lag(name, lag);
     tracing::info!(job = %name, %scheduled_for, lag_ms = lag.num_milliseconds(), "job {name} started");
     let id = match shared.log.start_run(name, scheduled_for, started_at).await {
         Ok(id) => Some(id),
