@@ -88,9 +88,40 @@ pub fn diagnostic(file: &str, src: &str, e: &toml::de::Error) -> Diagnostic {
     };
     let d = Diagnostic::new(file, message).maybe_hint(hint.or(rest));
     match e.span() {
-        Some(span) => d.at(span),
+        // A secret pasted without quotes is a syntax error: its line is shown, the value hidden.
+        Some(span) => match secret_value(src, span.start) {
+            Some(value) => {
+                let shown = src.get(value.clone()).unwrap_or_default();
+                let mut d = d.at(value).concealed();
+                if !shown.is_empty() {
+                    d.message = d.message.replace(shown, "***");
+                    d.hint = d.hint.map(|h| h.replace(shown, "***"));
+                }
+                d
+            }
+            None => d.at(span),
+        },
         None => d,
     }
+}
+
+/// The value's bytes when the line holding `at` is `key = value` and the key may hold a secret
+/// (`token`, `api_key`, `signing_secret`, a webhook's `url`, ...).
+fn secret_value(src: &str, at: usize) -> Option<Range<usize>> {
+    let start = src.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let end = src.get(at..)?.find('\n').map_or(src.len(), |i| at + i);
+    let line = src.get(start..end)?;
+    let eq = line.find('=')?;
+    let key = line.get(..eq)?.trim().rsplit('.').next()?.trim();
+    let key = key.trim_matches(['"', '\'']).to_ascii_lowercase();
+    let secret = key == "url"
+        || ["api_key", "token", "secret", "password"]
+            .iter()
+            .any(|w| key.ends_with(w));
+    let value = line.get(eq + 1..)?;
+    let from = start + eq + 1 + (value.len() - value.trim_start().len());
+    let to = start + eq + 1 + value.trim_end().len();
+    (secret && from < to).then_some(from..to)
 }
 
 /// `x`, expected one of `a`, `b` → ("unknown key `x`", "did you mean `a`?" or the valid keys).
@@ -377,5 +408,31 @@ mod tests {
         assert_eq!(d.message, "unknown key `bb`");
         assert_eq!(d.hint.as_deref(), Some("did you mean `b`?"));
         assert_eq!(d.span, Some(6..8));
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Source {
+        kind: String,
+        api_key: Option<String>,
+        token: Option<String>,
+    }
+
+    #[test]
+    fn a_secret_breaking_the_syntax_is_hidden() {
+        for src in [
+            "kind = \"stripe\"\napi_key = sk_live_pasted # mine\n",
+            "kind = \"stripe\"\napi_key = \"sk_live_pasted\n",
+            "kind = \"x\"\ntoken = 123456789\n",
+        ] {
+            let e = parse::<Source>(src, "config.toml").unwrap_err();
+            let shown = e.to_string();
+            assert!(!shown.contains("sk_live_pasted"), "{shown}");
+            assert!(!shown.contains("123456789"), "{shown}");
+            assert!(shown.contains("config.toml:2:"), "{shown}");
+        }
+        // Other keys keep their value and caret.
+        let e = parse::<Source>("kind = stripe\n", "config.toml").unwrap_err();
+        assert!(e.to_string().contains("kind = stripe"));
     }
 }
