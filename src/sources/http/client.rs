@@ -206,8 +206,18 @@ impl Client {
     /// `Link` header's next URL) with `query` pairs appended (a key may repeat, like
     /// `expand[]`).
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Response, HttpError> {
+        self.get_in(None, path, query).await
+    }
+
+    /// [`Client::get`] in `lane`, which adds that lane's limit (Stripe's per-resource limit).
+    pub async fn get_in(
+        &self,
+        lane: Option<&'static str>,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Response, HttpError> {
         let url = self.url(path, query)?;
-        self.send(Method::GET, url, None, None).await
+        self.send(Method::GET, url, None, lane).await
     }
 
     /// POST `body` as JSON to `path`; `lane` adds that lane's limit (see [`Client::with_lane`]).

@@ -52,6 +52,16 @@ pub(super) const EVENT_TYPES: &[&str] = &[
     "invoice.marked_uncollectible",
 ];
 
+/// The resources whose endpoints this source reads, each limited on its own
+/// ([`super::RESOURCE_RATE_LIMIT`]).
+pub(super) const LANES: [&str; 5] = ["customers", "subscriptions", "prices", "invoices", "events"];
+
+/// The lane of a request to `path` (`/v1/invoices/in_1/lines` is in `invoices`).
+pub(super) fn lane(path: &str) -> Option<&'static str> {
+    let resource = path.strip_prefix("/v1/")?.split('/').next()?;
+    LANES.iter().copied().find(|l| *l == resource)
+}
+
 /// Stripe's API as this source uses it.
 #[derive(Clone)]
 pub(super) struct Api {
@@ -188,7 +198,7 @@ impl Api {
         progress: &ProgressBar,
     ) -> Result<Retrieved, SourceError> {
         let path = format!("/v1/customers/{}", path_segment(id));
-        let value: Value = match self.client.get(&path, &[]).await {
+        let value: Value = match self.client.get_in(lane(&path), &path, &[]).await {
             Ok(response) => response.json()?,
             Err(e) if is_not_found(&e) => return Ok(Retrieved::Gone),
             Err(e) => return Err(e.into()),
@@ -277,7 +287,7 @@ impl Api {
             if let Some(a) = &after {
                 query.push(("starting_after", a.clone()));
             }
-            let response = self.client.get(path, &query).await?;
+            let response = self.client.get_in(lane(path), path, &query).await?;
             // The envelope is read in one plain pass (its objects are typed later, each named by
             // its id), so the next page is asked for as soon as this one's last id is known; only
             // a page that is not a list is read again, to name the field that is wrong.
@@ -365,6 +375,16 @@ mod tests {
     #[test]
     fn at_most_twenty_event_types() {
         assert!(EVENT_TYPES.len() <= 20);
+    }
+
+    #[test]
+    fn requests_are_paced_in_their_resources_lane() {
+        assert_eq!(lane("/v1/customers"), Some("customers"));
+        assert_eq!(lane("/v1/customers/cus_1"), Some("customers"));
+        assert_eq!(lane("/v1/invoices/in_1/lines"), Some("invoices"));
+        assert_eq!(lane("/v1/events"), Some("events"));
+        assert_eq!(lane("/v1/charges"), None);
+        assert_eq!(lane("customers"), None);
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl StripeSource {
         let prev = previous.data;
         let after = (previous.started_at - overlap()).timestamp();
         progress.set_message("events");
-        let events = self.changes_api.events_after(after, progress).await?;
+        let events = self.api.events_after(after, progress).await?;
         let touched = api::touched_customers(&events);
         if touched.is_empty() {
             return Ok(Some(Fetched {
@@ -130,11 +130,8 @@ impl StripeSource {
                 too_many(fetched.len() + todo.len());
                 return Ok(None);
             }
-            let answers = try_join_all(
-                todo.iter()
-                    .map(|id| self.changes_api.customer(id, progress)),
-            )
-            .await?;
+            let answers =
+                try_join_all(todo.iter().map(|id| self.api.customer(id, progress))).await?;
             for (id, answer) in todo.into_iter().zip(answers) {
                 let customer = match answer {
                     api::Retrieved::Gone => None,
@@ -159,10 +156,9 @@ impl StripeSource {
         progress.set_message("their subscriptions and invoices");
         let per_customer = try_join_all(
             live.iter()
-                .map(|c| self.changes_api.customer_objects(&c.id, progress)),
+                .map(|c| self.api.customer_objects(&c.id, progress)),
         );
-        let (per_customer, prices) =
-            tokio::try_join!(per_customer, self.changes_api.prices(progress))?;
+        let (per_customer, prices) = tokio::try_join!(per_customer, self.api.prices(progress))?;
         let mut raw = Raw {
             prices,
             ..Raw::default()

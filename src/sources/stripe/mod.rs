@@ -30,10 +30,9 @@ pub use accounts::CUSTOMERS_FIELD;
 /// when `rate_limit` is not set.
 pub const TEST_MODE_RATE_LIMIT: u32 = 25;
 
-/// Stripe also limits each endpoint to 25 requests per second. An incremental sync asks three
-/// endpoints once per changed customer (`/v1/customers/{id}`, its subscriptions, its
-/// invoices), so it paces itself at no more than three times that.
-pub const CHANGES_RATE_LIMIT: u32 = 75;
+/// Stripe also limits each resource's endpoints to 25 requests per second unless documented
+/// otherwise: every request is paced in its resource's lane as well (see [`api::lane`]).
+pub const RESOURCE_RATE_LIMIT: u32 = 25;
 
 /// The validated settings of a `stripe` source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,9 +102,6 @@ pub struct StripeSource {
     name: String,
     settings: Settings,
     api: api::Api,
-    /// The same API, paced for the one-by-one requests of an incremental sync
-    /// ([`CHANGES_RATE_LIMIT`] at most).
-    changes_api: api::Api,
     ctx: SourceContext,
 }
 
@@ -146,18 +142,14 @@ impl StripeSource {
                 objects::API_VERSION.to_string(),
             ),
         ];
-        let client = http::Client::new("Stripe", &settings.network, headers.clone())?;
-        let mut paced = settings.network.clone();
-        let cap = RateLimit::per_second(CHANGES_RATE_LIMIT);
-        if paced.rate_limit.period() < cap.period() {
-            paced.rate_limit = cap;
-        }
-        let changes_client = http::Client::new("Stripe", &paced, headers)?;
+        let client = api::LANES.iter().fold(
+            http::Client::new("Stripe", &settings.network, headers)?,
+            |client, lane| client.with_lane(lane, RateLimit::per_second(RESOURCE_RATE_LIMIT)),
+        );
         Ok(StripeSource {
             name: name.into(),
             settings,
             api: api::Api::new(client),
-            changes_api: api::Api::new(changes_client),
             ctx,
         })
     }
@@ -169,12 +161,7 @@ impl StripeSource {
 
     /// What the source's requests met so far: requests, retries, throttled answers.
     pub fn stats(&self) -> http::Stats {
-        let (a, b) = (self.api.stats(), self.changes_api.stats());
-        http::Stats {
-            requests: a.requests + b.requests,
-            retries: a.retries + b.retries,
-            throttled: a.throttled + b.throttled,
-        }
+        self.api.stats()
     }
 
     /// Lists everything and maps it.
