@@ -110,16 +110,20 @@ pub fn record_sync(source: &str, ok: bool, took: Option<chrono::Duration>, rows:
     }
 }
 
-/// An evaluation of `rules` ended with `counts` (per rule id: pending and firing subjects); a
-/// rule without counts has no pending or firing alert.
+/// An evaluation of `rules` ended with `counts` (per rule id: pending and firing subjects; the
+/// data-quality guard's warnings included). A rule without counts has no pending or firing alert.
 pub fn record_evaluation<'r>(
     rules: impl IntoIterator<Item = &'r str>,
     counts: &BTreeMap<String, (usize, usize)>,
 ) {
     let mut evaluated = 0u64;
+    let mut all: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for rule in rules {
         evaluated += 1;
-        let (pending, firing) = counts.get(rule).copied().unwrap_or_default();
+        all.insert(rule, (0, 0));
+    }
+    all.extend(counts.iter().map(|(rule, c)| (rule.as_str(), *c)));
+    for (rule, (pending, firing)) in all {
         gauge!(ALERTS, "rule" => rule.to_string(), "state" => "pending").set(pending as f64);
         gauge!(ALERTS, "rule" => rule.to_string(), "state" => "firing").set(firing as f64);
     }
@@ -143,4 +147,39 @@ pub fn record_delivery(per_channel: &BTreeMap<String, (usize, usize, usize)>, de
 /// A run of `job` started `lag` after its scheduled time.
 pub fn record_scheduler_lag(job: &str, lag: chrono::Duration) {
     gauge!(SCHEDULER_LAG, "job" => job.to_string()).set(seconds(lag));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_render_as_prometheus_samples() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        ::metrics::with_local_recorder(&recorder, || {
+            let counts = BTreeMap::from([
+                ("a".to_string(), (1, 2)),
+                ("data-quality".to_string(), (0, 1)),
+            ]);
+            record_evaluation(["a", "b"], &counts);
+            record_delivery(&BTreeMap::from([("console".to_string(), (3, 1, 0))]), 4);
+            record_scheduler_lag("sync", chrono::Duration::milliseconds(1500));
+        });
+        let page = handle.render();
+        for line in [
+            "cs_pulse_rule_evaluations_total 2",
+            "cs_pulse_alerts{rule=\"a\",state=\"pending\"} 1",
+            "cs_pulse_alerts{rule=\"a\",state=\"firing\"} 2",
+            "cs_pulse_alerts{rule=\"b\",state=\"firing\"} 0",
+            "cs_pulse_alerts{rule=\"data-quality\",state=\"firing\"} 1",
+            "cs_pulse_messages_total{channel=\"console\",outcome=\"sent\"} 3",
+            "cs_pulse_messages_total{channel=\"console\",outcome=\"retried\"} 1",
+            "cs_pulse_outbox_depth 4",
+            "cs_pulse_scheduler_lag_seconds{job=\"sync\"} 1.5",
+        ] {
+            assert!(page.lines().any(|l| l == line), "{line}\n{page}");
+        }
+        assert!(!page.contains("outcome=\"failed\""), "{page}");
+    }
 }
