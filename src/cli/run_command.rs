@@ -45,8 +45,12 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         tracing::info!(retried, "failed messages queued again at start");
     }
 
-    // The service's counters for `/metrics`; one-shot commands record nothing.
-    let metrics = crate::telemetry::install();
+    // The service's counters for `/metrics` (served with `[server]` only, so recorded only then);
+    // one-shot commands record nothing.
+    let metrics = config
+        .server
+        .as_ref()
+        .and_then(|_| crate::telemetry::install());
     let chat = ChatService::start(
         &config,
         &store,
