@@ -13,11 +13,12 @@ const LOG_ENV: &str = "CS_PULSE_LOG";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let format = cli.log_format;
+    init_logging(format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            report(format, &format!("cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -27,12 +28,31 @@ fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),
         Err(e) if e.is::<ArgError>() => {
-            eprintln!("error: {e}");
+            report(format, &e.to_string());
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            report(format, &format!("{e:#}"));
             ExitCode::from(1)
+        }
+    }
+}
+
+/// The error that ends the command: `error: ...` for a person, or a JSON line shaped like the
+/// logs' (written whatever `CS_PULSE_LOG` filters out).
+fn report(format: LogFormat, error: &str) {
+    match format {
+        LogFormat::Text => eprintln!("error: {error}"),
+        LogFormat::Json => {
+            // Written by hand to keep the logs' key order.
+            let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            let text = |s: &str| serde_json::Value::from(s).to_string();
+            let line = format!(
+                r#"{{"timestamp":{},"level":"ERROR","fields":{{"message":{}}},"target":"cs_pulse"}}"#,
+                text(&at),
+                text(error)
+            );
+            eprintln!("{line}");
         }
     }
 }
