@@ -28,9 +28,12 @@ const SLACK_WEBHOOK_PATH: &str = "leaktestSlackWebhook0e77";
 const SIGNING_SECRET: &str = "whsec_leaktest_signing_61aa";
 const DISCORD_TOKEN: &str = "MTAleaktest.DiscordBot.Token_f3";
 const SLACK_TOKEN: &str = "xoxb-leaktest-slack-bot-0a9c";
+/// Chat secrets, only ever pasted into a config here.
+const CHAT_TOKEN: &str = "MTAleaktest.ChatBot.Token_c0";
+const CHAT_SIGNING_SECRET: &str = "leaktest-slack-signing-5e5e";
 
 /// Every secret value the tests hand to the binary.
-const SECRETS: [&str; 9] = [
+const SECRETS: [&str; 11] = [
     STRIPE_KEY,
     HUBSPOT_TOKEN,
     HTTP_TOKEN,
@@ -40,6 +43,8 @@ const SECRETS: [&str; 9] = [
     SIGNING_SECRET,
     DISCORD_TOKEN,
     SLACK_TOKEN,
+    CHAT_TOKEN,
+    CHAT_SIGNING_SECRET,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -549,6 +554,14 @@ token = "MTAleaktest.DiscordBot.Token_f3"
 kind = "slack"
 token = "xoxb-leaktest-slack-bot-0a9c"
 channel = "C0123456789"
+
+[chat.discord]
+application_id = "1234567890123456789"
+guild_id = "2345678901234567890"
+token = "MTAleaktest.ChatBot.Token_c0"
+
+[chat.slack]
+signing_secret = "leaktest-slack-signing-5e5e"
 "#;
 
 #[test]
