@@ -3,7 +3,8 @@
 //! (`CS_PULSE_LOG=debug`, and `trace` once), as JSON lines and as text, through syncs that fail
 //! (401, then 500s) and succeed, deliveries that fail on every kind of channel, the outbox
 //! listing those failures, and configs with secrets pasted in literally. Every JSON log line
-//! parses as one JSON object with a timestamp, a level, a target and a message.
+//! parses as one JSON object with a timestamp, a level, a target and its fields (the error that
+//! ends a command too); `CS_PULSE_LOG_FORMAT` chooses the format like `--log-format`.
 
 mod common;
 
@@ -608,4 +609,22 @@ fn secrets_pasted_into_the_config_are_not_repeated_in_its_errors() {
     let run = run_checked("check (TOML error)", cmd.arg("check"), Format::Json);
     assert_eq!(run.code, Some(1));
     assert!(run.all().contains("config.toml:3:"), "{}", run.all());
+}
+
+#[test]
+fn the_log_format_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = cs_pulse()
+        .current_dir(dir.path())
+        .env("CS_PULSE_LOG_FORMAT", "json")
+        .args(["--config", "missing.toml", "sync"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line: Value = serde_json::from_str(stderr.trim()).expect("one JSON line");
+    assert_eq!(line["level"], "ERROR");
+    assert!(line["fields"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("missing.toml")));
 }
