@@ -29,6 +29,7 @@ mod chat_service;
 mod delivery;
 mod outbox_command;
 mod rules_commands;
+mod reload;
 mod run_command;
 mod scorecard_command;
 mod service_jobs;

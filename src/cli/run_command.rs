@@ -1,8 +1,12 @@
 //! `cs-pulse run`: the long-running service. The scheduler runs the configured jobs (sync,
 //! evaluate, scorecard) at their cron times; a delivery loop sends what the outbox holds,
 //! waking when a job queues messages or a retry falls due; with `[chat]` it answers commands
-//! and with `[server]` it serves `/healthz`, `/readyz` and `/metrics` ([`super::chat_service`]). On SIGINT or SIGTERM it stops answering, stops starting jobs, lets
-//! running ones finish, settles in-flight sends, and exits.
+//! and with `[server]` it serves `/healthz`, `/readyz` and `/metrics` ([`super::chat_service`]).
+//! On SIGHUP or a change of its files ([`super::reload`]) it validates the new files first and
+//! either replaces the running parts with a new generation on the same store (alert state is in
+//! the store, so it is kept) or refuses the change and keeps running. On SIGINT or SIGTERM it
+//! stops answering, stops starting jobs, lets running ones finish, settles in-flight sends, and
+//! exits.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,21 +18,28 @@ use tokio::sync::{watch, Notify};
 
 use super::chat_service::ChatService;
 use super::delivery::{deliverer, MAX_NAP};
-use super::rules_commands::rules_or_report;
+use super::reload::{watched_paths, Trigger, Watch};
+use super::rules_commands::{load_rules_of, rules_or_report};
 use super::scorecard_command::definitions_of;
 use super::service_jobs::ServiceJobs;
 use super::{load_config, wall_clock, Outcome};
-use crate::config::JobKind;
+use crate::config::{Config, ConfigError, JobKind};
 use crate::notify::console::ConsoleSink;
+use crate::notify::message::{Message, Section, Tone};
 use crate::notify::outbox::Deliverer;
+use crate::notify::outbox::Outgoing;
+use crate::rules::Rule;
 use crate::scheduler::Scheduler;
+use crate::scorecard::ScorecardDef;
 use crate::store::{OutboxStore, SqliteStore};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     // Listening from the start: a SIGTERM once jobs run (or right after the banner) stops the
-    // service gracefully instead of killing it.
+    // service gracefully instead of killing it; a SIGHUP reloads instead of killing it.
     let stop_signal = shutdown_signal();
     let config = load_config(path)?;
+    let mut watch = Watch::new(watched_paths(path, &config));
     let Some(rules) = rules_or_report(&config, out)? else {
         return Ok(Outcome::Problems);
     };
@@ -37,7 +48,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
     let store = SqliteStore::open(&config.store_path)
         .await
         .with_context(|| format!("cannot open the store {}", config.store_path.display()))?;
-    let deliverer = Arc::new(deliverer(&config, &store, Arc::new(ConsoleSink::stdout()))?);
+    let deliverer = deliverer(&config, &store, Arc::new(ConsoleSink::stdout()))?;
 
     // Messages that ran out of attempts before this start get another chance.
     let retried = store.retry_failed(&[], wall_clock()).await?;
@@ -51,58 +62,304 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         .server
         .as_ref()
         .and_then(|_| crate::telemetry::install());
-    let chat = ChatService::start(
-        &config,
-        &store,
-        rules.clone(),
-        scorecards.clone(),
-        metrics,
-        out,
-    )
-    .await?;
-
-    let wake = Arc::new(Notify::new());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let delivery = tokio::spawn(delivery_loop(deliverer.clone(), wake.clone(), stop_rx));
-    let jobs = config.jobs.clone();
-    let executor = Arc::new(ServiceJobs {
+    let loaded = Loaded {
         config,
         rules,
         scorecards,
-        store: store.clone(),
         deliverer,
-        wake: wake.clone(),
-    });
-    let scheduler = Scheduler::start(&jobs, executor, Arc::new(store.clone())).await?;
-    if jobs.is_empty() {
+    };
+    let mut current = Generation::start(loaded, &store, metrics.clone(), out).await?;
+    if current.jobs == 0 {
         writeln!(
             out,
             "No [jobs] configured: only the messages already in the outbox will be delivered."
         )?;
     }
-    for (name, stats) in scheduler.stats() {
-        let next = stats.next_run.map_or("never".to_string(), |t| {
-            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-        });
-        writeln!(out, "job {name:<20} next run {next}")?;
-    }
     writeln!(out, "cs-pulse is running; stop it with Ctrl-C or SIGTERM.")?;
     out.flush()?;
 
-    let signal = stop_signal.await;
+    let mut stop_signal = std::pin::pin!(stop_signal);
+    let signal = loop {
+        tokio::select! {
+            signal = &mut stop_signal => break signal,
+            trigger = watch.next() => {
+                current = reload(path, trigger, current, &store, &mut watch, out).await?;
+            }
+        }
+    };
     writeln!(
         out,
         "{signal}: stopping (waiting for running jobs and sends)…"
     )?;
     out.flush()?;
-    chat.stop().await;
-    scheduler.shutdown().await;
-    // Jobs are done; the loop makes a last pass for what they queued, then returns.
-    let _ = stop_tx.send(true);
-    wake.notify_one();
-    delivery.await.context("the delivery loop failed")?;
+    current.stop().await?;
     writeln!(out, "stopped")?;
     Ok(Outcome::Ok)
+}
+
+/// A config with its rules, scorecards and channels, validated and ready to run.
+struct Loaded {
+    config: Config,
+    rules: Vec<Rule>,
+    scorecards: Vec<ScorecardDef>,
+    deliverer: Deliverer,
+}
+
+/// Loads and validates everything a generation runs on, as at start (the config, the rules,
+/// the scorecards, the channels and their secrets), without printing: every problem is
+/// returned, one entry each (a rule file's diagnostics rendered together, counted one by one).
+fn load_all(path: &Path, store: &SqliteStore, running: &Config) -> Result<Loaded, Refusal> {
+    let config = Config::load(path).map_err(|e| match e {
+        ConfigError::Invalid(d) => Refusal {
+            count: d.len().max(1),
+            text: d.to_string(),
+        },
+        other => Refusal::one(other.to_string()),
+    })?;
+    if config.store_path != running.store_path {
+        return Err(Refusal::one(format!(
+            "[store] path changed from {} to {}: the store cannot change while cs-pulse runs; restart it to use the new store",
+            running.store_path.display(),
+            config.store_path.display()
+        )));
+    }
+    let rules = load_rules_of(&config).map_err(|d| Refusal {
+        count: d.len().max(1),
+        text: d.to_string(),
+    })?;
+    super::load_health(&config).map_err(|e| Refusal::one(format!("{e:#}")))?;
+    let scorecards = definitions_of(&config, None).map_err(|e| Refusal::one(format!("{e:#}")))?;
+    unknown_scorecards(&config, &scorecards).map_err(Refusal::one)?;
+    let deliverer = deliverer(&config, store, Arc::new(ConsoleSink::stdout()))
+        .map_err(|e| Refusal::one(format!("{e:#}")))?;
+    Ok(Loaded {
+        config,
+        rules,
+        scorecards,
+        deliverer,
+    })
+}
+
+/// Why a change was not applied: the problems, rendered, and how many there are.
+struct Refusal {
+    count: usize,
+    text: String,
+}
+
+impl Refusal {
+    fn one(text: String) -> Refusal {
+        Refusal { count: 1, text }
+    }
+}
+
+/// Applies a change: validates the new files first; a valid change replaces the running
+/// generation (stopped gracefully, the new one started on the same store, so alert state is
+/// kept); an invalid one is logged and announced, and the running generation stays.
+async fn reload(
+    path: &Path,
+    trigger: Trigger,
+    current: Generation,
+    store: &SqliteStore,
+    watch: &mut Watch,
+    out: &mut dyn Write,
+) -> Result<Generation> {
+    tracing::info!(%trigger, "reloading the config");
+    let loaded = match load_all(path, store, &current.loaded_config) {
+        Ok(l) => l,
+        Err(refusal) => {
+            // The files as they are now were judged: the next poll does not refuse them again.
+            watch.rebase(watched_paths(path, &current.loaded_config));
+            refuse(&current, store, trigger, &refusal).await;
+            return Ok(current);
+        }
+    };
+    watch.rebase(watched_paths(path, &loaded.config));
+    let metrics = current.metrics.clone();
+    let previous = current.stop().await?;
+    // `[server] listen` may change: the old server is gone, the new one binds the new address.
+    let metrics = metrics.or_else(|| {
+        loaded
+            .config
+            .server
+            .as_ref()
+            .and_then(|_| crate::telemetry::install())
+    });
+    match Generation::start(loaded, store, metrics.clone(), out).await {
+        Ok(next) => {
+            let line = format!(
+                "reloaded ({trigger}): {} rule{}, {} job{}",
+                next.rules,
+                if next.rules == 1 { "" } else { "s" },
+                next.jobs,
+                if next.jobs == 1 { "" } else { "s" }
+            );
+            tracing::info!("{line}");
+            writeln!(out, "{line}")?;
+            out.flush()?;
+            Ok(next)
+        }
+        Err(e) => {
+            // The new config validated but could not start (a port in use…): back to the old.
+            let refusal = Refusal::one(format!("{e:#}"));
+            let (config, rules, scorecards) = previous;
+            let deliverer = deliverer(&config, store, Arc::new(ConsoleSink::stdout()))?;
+            let previous = Loaded {
+                config,
+                rules,
+                scorecards,
+                deliverer,
+            };
+            let old = Generation::start(previous, store, metrics, out)
+                .await
+                .context("cannot start the previous config again after a failed reload")?;
+            refuse(&old, store, trigger, &refusal).await;
+            Ok(old)
+        }
+    }
+}
+
+/// Reports a refused change: every problem in the log, and one operator message on the
+/// running config's `console` channel (in the log only when it has none).
+async fn refuse(current: &Generation, store: &SqliteStore, trigger: Trigger, refusal: &Refusal) {
+    let summary = format!(
+        "config change refused ({trigger}): {} problem{}; the running config stays",
+        refusal.count,
+        if refusal.count == 1 { "" } else { "s" }
+    );
+    tracing::error!("{summary}:\n{}", refusal.text.trim_end());
+    let console = crate::config::DEFAULT_CHANNEL;
+    if !current
+        .loaded_config
+        .channels
+        .iter()
+        .any(|c| c.name == console)
+    {
+        return;
+    }
+    let now = wall_clock();
+    let message = Message {
+        title: "⚠️ Config change refused".to_string(),
+        tone: Tone::Warning,
+        sections: vec![Section {
+            lines: vec![
+                format!(
+                    "{} problem{} in the new files; cs-pulse keeps running with the config it had.",
+                    refusal.count,
+                    if refusal.count == 1 { "" } else { "s" }
+                ),
+                "Every problem is in the log; `cs-pulse check` shows them too.".to_string(),
+            ],
+            ..Section::default()
+        }],
+        footer: format!("reload on {trigger}"),
+        ..Message::default()
+    };
+    let item = Outgoing {
+        channel: console.to_string(),
+        dedup: format!("reload-refused|{}|{console}", now.to_rfc3339()),
+        message,
+        alert: None,
+    };
+    match store.enqueue(&[], &[item], now).await {
+        Ok(_) => current.wake.notify_one(),
+        Err(e) => tracing::error!("cannot queue the refused-reload message: {e}"),
+    }
+}
+
+/// The running parts of one config: chat and server, scheduler and delivery loop. A reload
+/// stops one generation and starts the next on the same store.
+struct Generation {
+    chat: ChatService,
+    scheduler: Scheduler,
+    stop_tx: watch::Sender<bool>,
+    wake: Arc<Notify>,
+    delivery: tokio::task::JoinHandle<()>,
+    metrics: Option<PrometheusHandle>,
+    loaded_config: Config,
+    /// What to start again if the next generation cannot start.
+    rules_kept: Vec<Rule>,
+    scorecards_kept: Vec<ScorecardDef>,
+    rules: usize,
+    jobs: usize,
+}
+
+impl Generation {
+    async fn start(
+        loaded: Loaded,
+        store: &SqliteStore,
+        metrics: Option<PrometheusHandle>,
+        out: &mut dyn Write,
+    ) -> Result<Generation> {
+        let Loaded {
+            config,
+            rules,
+            scorecards,
+            deliverer,
+        } = loaded;
+        let deliverer = Arc::new(deliverer);
+        let chat = ChatService::start(
+            &config,
+            store,
+            rules.clone(),
+            scorecards.clone(),
+            metrics.clone(),
+            out,
+        )
+        .await?;
+        let wake = Arc::new(Notify::new());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let delivery = tokio::spawn(delivery_loop(deliverer.clone(), wake.clone(), stop_rx));
+        let jobs = config.jobs.clone();
+        let executor = Arc::new(ServiceJobs {
+            config: config.clone(),
+            rules: rules.clone(),
+            scorecards: scorecards.clone(),
+            store: store.clone(),
+            deliverer: deliverer.clone(),
+            wake: wake.clone(),
+        });
+        let scheduler = match Scheduler::start(&jobs, executor, Arc::new(store.clone())).await {
+            Ok(s) => s,
+            Err(e) => {
+                chat.stop().await;
+                let _ = stop_tx.send(true);
+                wake.notify_one();
+                let _ = delivery.await;
+                return Err(e.into());
+            }
+        };
+        for (name, stats) in scheduler.stats() {
+            let next = stats.next_run.map_or("never".to_string(), |t| {
+                t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+            });
+            writeln!(out, "job {name:<20} next run {next}")?;
+        }
+        Ok(Generation {
+            chat,
+            scheduler,
+            stop_tx,
+            wake,
+            delivery,
+            metrics,
+            rules: rules.len(),
+            jobs: jobs.len(),
+            loaded_config: config,
+            rules_kept: rules,
+            scorecards_kept: scorecards,
+        })
+    }
+
+    /// Stops answering, stops starting jobs, lets running ones finish, and settles in-flight
+    /// sends (the loop makes a last pass for what the jobs queued); gives back the config and
+    /// rules it ran.
+    async fn stop(self) -> Result<(Config, Vec<Rule>, Vec<ScorecardDef>)> {
+        self.chat.stop().await;
+        self.scheduler.shutdown().await;
+        let _ = self.stop_tx.send(true);
+        self.wake.notify_one();
+        self.delivery.await.context("the delivery loop failed")?;
+        Ok((self.loaded_config, self.rules_kept, self.scorecards_kept))
+    }
 }
 
 /// A scorecard job naming a scorecard that is not defined, as an error message.
