@@ -48,12 +48,18 @@ pub fn watched_paths(config_path: &Path, config: &Config) -> Vec<PathBuf> {
 pub struct Watch {
     paths: Vec<PathBuf>,
     seen: Fingerprint,
+    #[cfg(unix)]
     hangup: Option<tokio::signal::unix::Signal>,
+    #[cfg(not(unix))]
+    hangup: Option<()>,
 }
 
 impl Watch {
     /// Starts listening for SIGHUP now and remembers how `paths` look now.
     pub fn new(paths: Vec<PathBuf>) -> Watch {
+        #[cfg(not(unix))]
+        let hangup = None;
+        #[cfg(unix)]
         let hangup = {
             use tokio::signal::unix::{signal, SignalKind};
             match signal(SignalKind::hangup()) {
@@ -109,6 +115,12 @@ async fn hangup(listener: &mut Option<tokio::signal::unix::Signal>) {
             return;
         }
     }
+    std::future::pending::<()>().await
+}
+
+/// No SIGHUP off Unix: reloads follow file changes only.
+#[cfg(not(unix))]
+async fn hangup(_: &mut Option<()>) {
     std::future::pending::<()>().await
 }
 
