@@ -39,13 +39,15 @@ impl ChatService {
     /// Starts what `config` asks for: nothing without `[chat]` and `[server]`. Answers read
     /// the service's open `store` and the `rules` and `scorecards` it already loaded; `/metrics`
     /// renders `metrics` (not served without it). Fails before starting anything on an unset
-    /// secret, an invalid key or an address in use.
+    /// secret, an invalid key or an address in use. `bound` is a listener already bound to
+    /// `[server] listen` (a reload binds a new address before stopping the running server).
     pub async fn start(
         config: &Config,
         store: &SqliteStore,
         rules: Vec<Rule>,
         scorecards: Vec<ScorecardDef>,
         metrics: Option<PrometheusHandle>,
+        bound: Option<tokio::net::TcpListener>,
         out: &mut dyn Write,
     ) -> Result<ChatService> {
         let (stop, stopped) = watch::channel(false);
@@ -89,9 +91,10 @@ impl ChatService {
                     .tasks
                     .push(tokio::spawn(upkeep(handle, until(stopped.clone()))));
             }
-            let listener = tokio::net::TcpListener::bind(server.listen)
-                .await
-                .with_context(|| format!("cannot listen on {} ([server] listen)", server.listen))?;
+            let listener = match bound {
+                Some(listener) => listener,
+                None => bind(server.listen).await?,
+            };
             let addr = listener.local_addr()?;
             writeln!(out, "listening on http://{addr}")?;
             if let Some(d) = chat
@@ -149,6 +152,13 @@ impl ChatService {
             tracing::warn!("chat tasks did not stop within {SETTLE:?}");
         }
     }
+}
+
+/// A listener on `[server] listen`.
+pub async fn bind(listen: std::net::SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} ([server] listen)"))
 }
 
 /// Loads the desk's data now and again after each sync, until `stop`.

@@ -4,9 +4,11 @@
 //! and with `[server]` it serves `/healthz`, `/readyz` and `/metrics` ([`super::chat_service`]).
 //! On SIGHUP or a change of its files ([`super::reload`]) it validates the new files first and
 //! either replaces the running parts with a new generation on the same store (alert state is in
-//! the store, so it is kept) or refuses the change and keeps running. On SIGINT or SIGTERM it
-//! stops answering, stops starting jobs, lets running ones finish, settles in-flight sends, and
-//! exits.
+//! the store, so it is kept) or refuses the change and keeps running. A valid change that cannot
+//! start (a new `[server] listen` address in use…) is not applied either: a new address is bound
+//! before the running server stops, and whatever else fails brings the previous config back. On
+//! SIGINT or SIGTERM it stops answering, stops starting jobs, lets running ones finish, settles
+//! in-flight sends, and exits.
 
 use std::io::Write;
 use std::path::Path;
@@ -68,7 +70,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         scorecards,
         deliverer,
     };
-    let mut current = Generation::start(loaded, &store, metrics.clone(), out).await?;
+    let mut current = Generation::start(loaded, &store, metrics.clone(), None, out).await?;
     if current.jobs == 0 {
         writeln!(
             out,
@@ -110,10 +112,7 @@ struct Loaded {
 /// returned, one entry each (a rule file's diagnostics rendered together, counted one by one).
 fn load_all(path: &Path, store: &SqliteStore, running: &Config) -> Result<Loaded, Refusal> {
     let config = Config::load(path).map_err(|e| match e {
-        ConfigError::Invalid(d) => Refusal {
-            count: d.len().max(1),
-            text: d.to_string(),
-        },
+        ConfigError::Invalid(d) => Refusal::invalid(d.len(), d.to_string()),
         other => Refusal::one(other.to_string()),
     })?;
     if config.store_path != running.store_path {
@@ -123,10 +122,7 @@ fn load_all(path: &Path, store: &SqliteStore, running: &Config) -> Result<Loaded
             config.store_path.display()
         )));
     }
-    let rules = load_rules_of(&config).map_err(|d| Refusal {
-        count: d.len().max(1),
-        text: d.to_string(),
-    })?;
+    let rules = load_rules_of(&config).map_err(|d| Refusal::invalid(d.len(), d.to_string()))?;
     super::load_health(&config).map_err(|e| Refusal::one(format!("{e:#}")))?;
     let scorecards = definitions_of(&config, None).map_err(|e| Refusal::one(format!("{e:#}")))?;
     unknown_scorecards(&config, &scorecards).map_err(Refusal::one)?;
@@ -141,20 +137,45 @@ fn load_all(path: &Path, store: &SqliteStore, running: &Config) -> Result<Loaded
 }
 
 /// Why a change was not applied: the problems, rendered, and how many there are.
+#[derive(Debug)]
 struct Refusal {
     count: usize,
     text: String,
+    /// The new files were valid, but what they describe could not start.
+    cannot_start: bool,
 }
 
 impl Refusal {
+    /// `count` problems in the new files (at least one), rendered together in `text`.
+    fn invalid(count: usize, text: String) -> Refusal {
+        Refusal {
+            count: count.max(1),
+            text,
+            cannot_start: false,
+        }
+    }
+
+    /// One problem in the new files.
     fn one(text: String) -> Refusal {
-        Refusal { count: 1, text }
+        Refusal::invalid(1, text)
+    }
+
+    /// Valid new files whose start failed with `error`.
+    fn cannot_start(error: &anyhow::Error) -> Refusal {
+        Refusal {
+            count: 1,
+            text: format!("{error:#}"),
+            cannot_start: true,
+        }
     }
 }
 
 /// Applies a change: validates the new files first; a valid change replaces the running
 /// generation (stopped gracefully, the new one started on the same store, so alert state is
-/// kept); an invalid one is logged and announced, and the running generation stays.
+/// kept); an invalid one is logged and announced, and the running generation stays. So is a
+/// valid one that cannot start: a new listen address in use is found before the running
+/// generation stops (it keeps serving); any other failure to start starts the previous config
+/// again.
 async fn reload(
     path: &Path,
     trigger: Trigger,
@@ -173,6 +194,14 @@ async fn reload(
             return Ok(current);
         }
     };
+    let listener = match bind_new_listen(&current.loaded_config, &loaded.config).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            watch.rebase(watched_paths(path, &current.loaded_config));
+            refuse(&current, store, trigger, &Refusal::cannot_start(&e)).await;
+            return Ok(current);
+        }
+    };
     watch.rebase(watched_paths(path, &loaded.config));
     let metrics = current.metrics.clone();
     let previous = current.stop().await?;
@@ -184,7 +213,7 @@ async fn reload(
             .as_ref()
             .and_then(|_| crate::telemetry::install())
     });
-    match Generation::start(loaded, store, metrics.clone(), out).await {
+    match Generation::start(loaded, store, metrics.clone(), listener, out).await {
         Ok(next) => {
             let line = format!(
                 "reloaded ({trigger}): {} rule{}, {} job{}",
@@ -199,8 +228,8 @@ async fn reload(
             Ok(next)
         }
         Err(e) => {
-            // The new config validated but could not start (a port in use…): back to the old.
-            let refusal = Refusal::one(format!("{e:#}"));
+            // The new config validated but could not start (a secret unset…): back to the old.
+            let refusal = Refusal::cannot_start(&e);
             let (config, rules, scorecards) = previous;
             let deliverer = deliverer(&config, store, Arc::new(ConsoleSink::stdout()))?;
             let previous = Loaded {
@@ -209,24 +238,55 @@ async fn reload(
                 scorecards,
                 deliverer,
             };
-            let old = Generation::start(previous, store, metrics, out)
+            let old = Generation::start(previous, store, metrics, None, out)
                 .await
                 .context("cannot start the previous config again after a failed reload")?;
+            watch.rebase(watched_paths(path, &old.loaded_config));
             refuse(&old, store, trigger, &refusal).await;
             Ok(old)
         }
     }
 }
 
+/// Binds `next`'s `[server] listen` now when the running server does not hold that address
+/// (a changed port, or another interface), so that an address in use refuses the change while
+/// the running generation keeps serving. The same address is bound by the new generation once
+/// the running one has let it go.
+async fn bind_new_listen(
+    running: &Config,
+    next: &Config,
+) -> Result<Option<tokio::net::TcpListener>> {
+    let Some(server) = &next.server else {
+        return Ok(None);
+    };
+    let held = running.server.as_ref().is_some_and(|old| {
+        let (a, b) = (old.listen, server.listen);
+        a.port() == b.port()
+            && a.port() != 0
+            && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+    });
+    if held {
+        return Ok(None);
+    }
+    super::chat_service::bind(server.listen).await.map(Some)
+}
+
 /// Reports a refused change: every problem in the log, and one operator message on the
 /// running config's `console` channel (in the log only when it has none).
 async fn refuse(current: &Generation, store: &SqliteStore, trigger: Trigger, refusal: &Refusal) {
-    let summary = format!(
-        "config change refused ({trigger}): {} problem{}; the running config stays",
-        refusal.count,
-        if refusal.count == 1 { "" } else { "s" }
-    );
-    tracing::error!("{summary}:\n{}", refusal.text.trim_end());
+    if refusal.cannot_start {
+        tracing::error!(
+            "config change not applied ({trigger}): the new config is valid but cannot start; the running config stays:\n{}",
+            refusal.text.trim_end()
+        );
+    } else {
+        tracing::error!(
+            "config change refused ({trigger}): {} problem{}; the running config stays:\n{}",
+            refusal.count,
+            if refusal.count == 1 { "" } else { "s" },
+            refusal.text.trim_end()
+        );
+    }
     let console = crate::config::DEFAULT_CHANNEL;
     if !current
         .loaded_config
@@ -237,11 +297,37 @@ async fn refuse(current: &Generation, store: &SqliteStore, trigger: Trigger, ref
         return;
     }
     let now = wall_clock();
-    let message = Message {
-        title: "⚠️ Config change refused".to_string(),
-        tone: Tone::Warning,
-        sections: vec![Section {
-            lines: vec![
+    let item = Outgoing {
+        channel: console.to_string(),
+        dedup: format!("reload-refused|{}|{console}", now.to_rfc3339()),
+        message: refusal_message(trigger, refusal),
+        alert: None,
+    };
+    match store.enqueue(&[], &[item], now).await {
+        Ok(_) => current.wake.notify_one(),
+        Err(e) => tracing::error!("cannot queue the refused-reload message: {e}"),
+    }
+}
+
+/// The operator message of a refused change: how many problems the new files have (each is in
+/// the log), or why valid new files could not start (errors never hold a secret's value).
+fn refusal_message(trigger: Trigger, refusal: &Refusal) -> Message {
+    let (title, lines) = if refusal.cannot_start {
+        (
+            "⚠️ Config change not applied",
+            vec![
+                format!(
+                    "The new files are valid, but they could not start: {}",
+                    refusal.text.trim_end()
+                ),
+                "cs-pulse keeps running with the config it had; fix the cause and reload again."
+                    .to_string(),
+            ],
+        )
+    } else {
+        (
+            "⚠️ Config change refused",
+            vec![
                 format!(
                     "{} problem{} in the new files; cs-pulse keeps running with the config it had.",
                     refusal.count,
@@ -249,20 +335,17 @@ async fn refuse(current: &Generation, store: &SqliteStore, trigger: Trigger, ref
                 ),
                 "Every problem is in the log; `cs-pulse check` shows them too.".to_string(),
             ],
+        )
+    };
+    Message {
+        title: title.to_string(),
+        tone: Tone::Warning,
+        sections: vec![Section {
+            lines,
             ..Section::default()
         }],
         footer: format!("reload on {trigger}"),
         ..Message::default()
-    };
-    let item = Outgoing {
-        channel: console.to_string(),
-        dedup: format!("reload-refused|{}|{console}", now.to_rfc3339()),
-        message,
-        alert: None,
-    };
-    match store.enqueue(&[], &[item], now).await {
-        Ok(_) => current.wake.notify_one(),
-        Err(e) => tracing::error!("cannot queue the refused-reload message: {e}"),
     }
 }
 
@@ -284,10 +367,13 @@ struct Generation {
 }
 
 impl Generation {
+    /// Starts everything `loaded` describes; `listener`, when given, is its `[server] listen`
+    /// address, already bound.
     async fn start(
         loaded: Loaded,
         store: &SqliteStore,
         metrics: Option<PrometheusHandle>,
+        listener: Option<tokio::net::TcpListener>,
         out: &mut dyn Write,
     ) -> Result<Generation> {
         let Loaded {
@@ -303,6 +389,7 @@ impl Generation {
             rules.clone(),
             scorecards.clone(),
             metrics.clone(),
+            listener,
             out,
         )
         .await?;
@@ -450,5 +537,25 @@ fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
             let _ = tokio::signal::ctrl_c().await;
             "Ctrl-C"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_change_tells_how_many_problems_and_where_they_are() {
+        let refusal = Refusal::invalid(2, "rules/broken.toml:3:1: …".to_string());
+        insta::assert_snapshot!(refusal_message(Trigger::Hangup, &refusal).to_text());
+    }
+
+    #[test]
+    fn a_valid_change_that_cannot_start_tells_why() {
+        let error = anyhow::anyhow!("Address already in use (os error 98)")
+            .context("cannot listen on 127.0.0.1:8080 ([server] listen)");
+        let refusal = Refusal::cannot_start(&error);
+        assert_eq!(refusal.count, 1);
+        insta::assert_snapshot!(refusal_message(Trigger::FilesChanged, &refusal).to_text());
     }
 }
