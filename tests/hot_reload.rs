@@ -5,29 +5,29 @@
 //! What they hold the service to: a valid change applies without a restart (the process stays,
 //! the rule count follows the files); an invalid change is refused with every problem in the log
 //! (naming the file) and one operator message, and the running rules stay; alert state in the
-//! store is untouched by reloads; SIGTERM still stops it cleanly.
+//! store is untouched by reloads; SIGTERM still stops it cleanly. A new `[server] listen`
+//! applies like any change (the old address stops answering, the new one answers); a valid
+//! change that cannot start (its new address already taken) is not applied: the running config
+//! keeps serving on its address, the reason is logged and announced once.
 //!
 //! No fixed sleeps: the tests poll the service's output against generous deadlines.
 #![cfg(unix)]
 
 mod common;
 
-use std::io::Read;
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use common::cli::{cs_pulse, stdout_of};
+use common::service::listening;
+use common::service::{free_address, http_get, poll, Service};
+use cs_pulse::alerts::{AlertKey, AlertState};
 use cs_pulse::store::{AlertStore, SqliteStore};
 
-/// How long anything awaited may take (a poll of the files comes every 2 s).
-const DEADLINE: Duration = Duration::from_secs(20);
-
 /// The workspace's config: the demo source, a `rules/` directory of its own (a copy of the
-/// shipped rules), the shipped health model, the default `console` channel, no jobs.
-fn config() -> String {
+/// shipped rules), the shipped health model, the default `console` channel, no jobs, and
+/// `extra`.
+fn config(extra: &str) -> String {
     let repo = env!("CARGO_MANIFEST_DIR");
     format!(
         r#"timezone = "UTC"
@@ -46,8 +46,13 @@ enabled = false
 kind = "demo"
 accounts = 120
 seed = 3
-"#
+{extra}"#
     )
+}
+
+/// `[server]` listening on `addr`.
+fn server(addr: &str) -> String {
+    format!("[server]\nlisten = \"{addr}\"\n")
 }
 
 /// A rule file with one rule `id` on a known metric.
@@ -68,10 +73,10 @@ above = 1000
     )
 }
 
-/// A synced and evaluated workspace (so the store holds alert states).
-fn workspace() -> tempfile::TempDir {
+/// A synced and evaluated workspace (so the store holds alert states), `extra` in its config.
+fn workspace(extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("config.toml"), config()).expect("write config");
+    std::fs::write(dir.path().join("config.toml"), config(extra)).expect("write config");
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).expect("rules dir");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
@@ -88,8 +93,8 @@ fn workspace() -> tempfile::TempDir {
     dir
 }
 
-/// How many alert states the store holds.
-fn alert_states(dir: &Path) -> usize {
+/// The alert states the store holds.
+fn alert_states(dir: &Path) -> BTreeMap<AlertKey, AlertState> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -98,128 +103,8 @@ fn alert_states(dir: &Path) -> usize {
         let store = SqliteStore::open(&dir.join("cs-pulse.db"))
             .await
             .expect("open the store");
-        store.alert_states().await.expect("alert states").len()
+        store.alert_states().await.expect("alert states")
     })
-}
-
-/// A running `cs-pulse run`, its output collected as it comes.
-struct Service {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    bytes.extend_from_slice(&buf[..n]);
-                    *into.lock().expect("output buffer") =
-                        String::from_utf8_lossy(&bytes).into_owned();
-                }
-            }
-        }
-    })
-}
-
-impl Service {
-    fn start(dir: &Path) -> Service {
-        let mut child = cs_pulse()
-            .current_dir(dir)
-            .env("CS_PULSE_LOG", "info")
-            .arg("run")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cs-pulse run starts");
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let readers = vec![
-            collect(child.stdout.take().expect("stdout"), stdout.clone()),
-            collect(child.stderr.take().expect("stderr"), stderr.clone()),
-        ];
-        let mut service = Service {
-            child,
-            stdout,
-            stderr,
-            readers,
-        };
-        service.wait_for("the start banner", |out, _| {
-            out.contains("cs-pulse is running")
-        });
-        service
-    }
-
-    fn output(&self) -> (String, String) {
-        (
-            self.stdout.lock().expect("stdout").clone(),
-            self.stderr.lock().expect("stderr").clone(),
-        )
-    }
-
-    /// Polls until `done(stdout, stderr)`; fails after [`DEADLINE`] or if the service exits.
-    fn wait_for(&mut self, what: &str, done: impl Fn(&str, &str) -> bool) {
-        let start = Instant::now();
-        loop {
-            let (out, err) = self.output();
-            if done(&out, &err) {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().expect("poll the service") {
-                panic!("the service exited ({status}) while waiting for {what}\nstdout:\n{out}\nstderr:\n{err}");
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "timed out waiting for {what}\nstdout:\n{out}\nstderr:\n{err}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
-        // SAFETY: kill(2) on our own child, still running (not reaped: every wait above found
-        // it running), so the pid is still its.
-        let sent = unsafe { libc::kill(pid, signal) };
-        assert_eq!(sent, 0, "cannot signal the service");
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().expect("poll the service").is_none()
-    }
-
-    /// SIGTERM, then the exit status and the whole stdout.
-    fn stop(mut self) -> (Option<i32>, String, String) {
-        self.signal(libc::SIGTERM);
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(start.elapsed() < DEADLINE, "the service did not stop");
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        for reader in std::mem::take(&mut self.readers) {
-            reader.join().expect("output reader");
-        }
-        let (out, err) = self.output();
-        (status.code(), out, err)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// The rule counts of the "reloaded" lines, in order.
@@ -232,9 +117,9 @@ fn reloads(out: &str) -> Vec<usize> {
 
 #[test]
 fn valid_changes_apply_and_invalid_ones_are_refused_while_it_runs() {
-    let dir = workspace();
+    let dir = workspace("");
     let states = alert_states(dir.path());
-    assert!(states > 0, "the evaluation stored no alert state");
+    assert!(!states.is_empty(), "the evaluation stored no alert state");
     let rules = dir.path().join("rules");
     let mut service = Service::start(dir.path());
 
@@ -283,4 +168,90 @@ fn valid_changes_apply_and_invalid_ones_are_refused_while_it_runs() {
     let (code, out, err) = service.stop();
     assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(out.lines().last(), Some("stopped"), "{out}");
+}
+
+/// `GET /healthz` on `addr` answers "ok".
+fn healthy(addr: &str) -> bool {
+    http_get(addr, "/healthz") == Some((200, "ok\n".to_string()))
+}
+
+#[test]
+fn a_new_listen_address_applies_and_the_old_one_stops_answering() {
+    let dir = workspace(&server("127.0.0.1:0"));
+    let states = alert_states(dir.path());
+    assert!(!states.is_empty(), "the evaluation stored no alert state");
+    let mut service = Service::start(dir.path());
+    let old = service.addresses().first().cloned().expect("listening");
+    assert!(healthy(&old));
+
+    let new = free_address();
+    std::fs::write(dir.path().join("config.toml"), config(&server(&new))).expect("config");
+    service.signal(libc::SIGHUP);
+    service.wait_for("the server on the new address", |out, _| {
+        listening(out).contains(&new) && out.contains("reloaded (")
+    });
+    assert!(healthy(&new), "the new address answers /healthz");
+    poll("the old address to stop answering", || {
+        http_get(&old, "/healthz").is_none().then_some(())
+    });
+    assert!(service.alive());
+    assert_eq!(alert_states(dir.path()), states, "alert state is kept");
+
+    let (code, out, err) = service.stop();
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(!err.contains("not applied"), "{err}");
+}
+
+#[test]
+fn a_valid_change_that_cannot_start_leaves_the_running_config_serving() {
+    let dir = workspace(&server("127.0.0.1:0"));
+    let states = alert_states(dir.path());
+    let mut service = Service::start(dir.path());
+    let old = service.addresses().first().cloned().expect("listening");
+
+    // The new address is valid but taken: the change is not applied, the running server
+    // never stops, the reason is in the log and in one operator message.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("take a port");
+    let taken_addr = taken.local_addr().expect("its address").to_string();
+    std::fs::write(dir.path().join("config.toml"), config(&server(&taken_addr))).expect("config");
+    service.signal(libc::SIGHUP);
+    service.wait_for("the change not applied", |out, err| {
+        err.contains("config change not applied") && out.contains("Config change not applied")
+    });
+    let (out, err) = service.output();
+    let reason = format!("cannot listen on {taken_addr} ([server] listen)");
+    assert!(err.contains(&reason), "{err}");
+    assert!(err.contains("the running config stays"), "{err}");
+    assert!(
+        out.contains(&reason),
+        "the operator message says why:\n{out}"
+    );
+    assert!(!out.contains("reloaded ("), "{out}");
+    assert_eq!(
+        service.addresses(),
+        vec![old.clone()],
+        "one server, never restarted"
+    );
+    assert!(healthy(&old), "the running config still serves");
+    assert!(service.alive());
+
+    // Once the address is free, the same files apply on the next reload.
+    drop(taken);
+    service.signal(libc::SIGHUP);
+    service.wait_for("the server on the freed address", |out, _| {
+        listening(out).contains(&taken_addr) && out.contains("reloaded (")
+    });
+    assert!(healthy(&taken_addr));
+    poll("the old address to stop answering", || {
+        http_get(&old, "/healthz").is_none().then_some(())
+    });
+    assert_eq!(alert_states(dir.path()), states, "alert state is kept");
+
+    let (code, out, err) = service.stop();
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        out.matches("Config change not applied").count(),
+        1,
+        "announced once:\n{out}"
+    );
 }

@@ -1,12 +1,14 @@
 //! Shared helpers for the tests: a tiny builder for hand-made data sets and assertions that
 //! compare exact decimals (scale-insensitive); the demo data set (`demo`); running the binary
-//! and a synced demo workspace (`cli`).
+//! and a synced demo workspace (`cli`); a running `cs-pulse run` (`service`).
 #![allow(dead_code)]
 
 pub mod chat;
 pub mod cli;
 pub mod demo;
 pub mod fake_discord;
+#[cfg(unix)]
+pub mod service;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
