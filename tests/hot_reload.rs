@@ -255,3 +255,42 @@ fn a_valid_change_that_cannot_start_leaves_the_running_config_serving() {
         "announced once:\n{out}"
     );
 }
+
+#[test]
+fn a_valid_change_that_fails_later_in_its_start_brings_the_running_config_back() {
+    let addr = free_address();
+    let dir = workspace(&server(&addr));
+    let states = alert_states(dir.path());
+    let mut service = Service::started(dir.path(), |cmd| {
+        cmd.env_remove("CS_TEST_UNSET_SIGNING_SECRET");
+    });
+    assert!(healthy(&addr));
+
+    // Valid files (`check` only warns of a secret unset in its own environment), but the
+    // service cannot answer Slack without the signing secret: the previous config starts again
+    // on the same address.
+    let chat = "[chat.slack]\nsigning_secret = \"${CS_TEST_UNSET_SIGNING_SECRET}\"\n";
+    std::fs::write(
+        dir.path().join("config.toml"),
+        config(&format!("{}{chat}", server(&addr))),
+    )
+    .expect("config");
+    service.signal(libc::SIGHUP);
+    service.wait_for("the change not applied", |out, err| {
+        err.contains("config change not applied") && out.contains("Config change not applied")
+    });
+    let (out, err) = service.output();
+    assert!(err.contains("CS_TEST_UNSET_SIGNING_SECRET"), "{err}");
+    assert!(
+        out.contains("CS_TEST_UNSET_SIGNING_SECRET"),
+        "the operator message says why:\n{out}"
+    );
+    assert!(!out.contains("reloaded ("), "{out}");
+    assert_eq!(service.addresses(), vec![addr.clone(), addr.clone()]);
+    assert!(healthy(&addr), "the previous config serves again");
+    assert!(service.alive());
+    assert_eq!(alert_states(dir.path()), states, "alert state is kept");
+
+    let (code, out, err) = service.stop();
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+}
