@@ -56,13 +56,18 @@ impl Service {
     /// `configure`d further (environment, arguments before `run`), without waiting.
     pub fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Service {
         let mut cmd = cs_pulse();
-        cmd.current_dir(dir)
-            .env("CS_PULSE_LOG", "info")
+        cmd.current_dir(dir).env("CS_PULSE_LOG", "info");
+        configure(&mut cmd);
+        Service::run(cmd)
+    }
+
+    /// Runs `cmd` (the binary with its environment and global options) with `run` added, its
+    /// output piped, without waiting.
+    pub fn run(mut cmd: Command) -> Service {
+        cmd.arg("run")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        configure(&mut cmd);
-        cmd.arg("run");
         let mut child = cmd.spawn().expect("cs-pulse run starts");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
