@@ -6,7 +6,7 @@
 //! parses as one JSON object with a timestamp, a level, a target and its fields (the error that
 //! ends a command too); `CS_PULSE_LOG_FORMAT` chooses the format like `--log-format`.
 //!
-//! `cs-pulse run` too (module `run`), at trace as JSON and at debug as text, with every secret
+//! `cs-pulse run` too (module `run`), at debug and trace, as JSON and as text, with every secret
 //! of its sources, channels and chat platforms in play while its jobs fire every second: syncs
 //! refused (401), failing (500) and throttled (429) before they work, alerts and a scorecard
 //! retried and then delivered on every channel kind, the interaction endpoints asked with good
@@ -1134,5 +1134,15 @@ cron = "* * * * * *"
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cs_pulse_run_logs_no_secret_as_text_at_debug() {
         run_leaves_no_secret(Format::Text, "debug").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cs_pulse_run_logs_no_secret_as_json_at_debug() {
+        run_leaves_no_secret(Format::Json, "debug").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cs_pulse_run_logs_no_secret_as_text_at_trace() {
+        run_leaves_no_secret(Format::Text, "trace").await;
     }
 }
