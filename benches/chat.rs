@@ -16,6 +16,7 @@
 //! `BENCH_SEED` (default 42). The workspace lives in `target/bench-data/chat-<accounts>-<seed>/`
 //! and is reused (same day).
 
+#[allow(dead_code)] // the chat benchmark evaluates the shipped rules, not the fifty
 mod common;
 
 use std::fmt::Write as _;

@@ -1,19 +1,23 @@
-//! The documented pipeline benchmark (docs/performance.md): `cargo bench --bench pipeline`.
+//! The documented scale benchmark (docs/performance.md): `cargo bench --bench pipeline`.
 //!
-//! On `cs-pulse demo --write-data` data (100,000 accounts by default) it times, as separate
-//! processes of the release binary (the way users run it), `cs-pulse sync` of a `files` source
-//! into a fresh store and `cs-pulse metrics --period 2025-Q1` per account and for the portfolio,
-//! with wall time and the child's peak RSS (wait4's rusage). It then times the same work
-//! in-process, phase by phase, to show where the time goes, and finally runs
-//! `benches/duckdb_compare.py` (when the `duckdb` Python package is installed) so the ratios to
-//! DuckDB are measured on the same machine in the same run.
+//! For each size of `cs-pulse demo --write-data` data (10,000, 100,000 and 1,000,000 accounts by
+//! default) it times, as separate processes of the release binary (the way users run it),
+//! `cs-pulse sync` of a `files` source into a fresh store, `cs-pulse metrics --period 2025-Q1`
+//! per account and for the portfolio, and `cs-pulse eval --dry-run` of 50 rules, with wall time
+//! and the child's peak RSS (wait4's rusage). It then times the same work in-process, phase by
+//! phase, to show where the time goes, and runs `benches/duckdb_compare.py` (when the `duckdb`
+//! Python package is installed) so the ratios to DuckDB are measured on the same machine in the
+//! same run. It ends with one table of every step across the sizes: medians and time per
+//! account, so growth with size is visible.
 //!
-//! Knobs (environment): `BENCH_ACCOUNTS` (default 100000), `BENCH_RUNS` (default 5),
-//! `BENCH_SEED` (default 42). Data is generated once into `target/bench-data/<accounts>-<seed>/`
-//! and reused.
+//! Knobs (environment): `BENCH_SIZES` (default `10000,100000,1000000`), `BENCH_RUNS` (default
+//! 3), `BENCH_SEED` (default 42). Data is generated once into
+//! `target/bench-data/<accounts>-<seed>/` and reused.
 
+#[allow(dead_code)] // the pipeline takes BENCH_SIZES, not the Knobs' BENCH_ACCOUNTS
 mod common;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,12 +25,17 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use chrono::Utc;
-use common::{median, Knobs};
+use chrono::{NaiveDate, Utc};
+use common::{env_or, fifty_rules_toml, median, Knobs};
+use cs_pulse::alerts::run::advance_all;
+use cs_pulse::alerts::{AlertKey, AlertState};
 use cs_pulse::config::Config;
+use cs_pulse::metrics::health::DEFAULT_HEALTH_MODEL;
 use cs_pulse::metrics::{Engine, Filter, HealthModels};
 use cs_pulse::model::Period;
 use cs_pulse::report::metrics_report::{default_metrics, MetricsReport, Target};
+use cs_pulse::rules::eval::ValueTable;
+use cs_pulse::rules::load::parse_rules;
 use cs_pulse::sources::files;
 use cs_pulse::store::{SqliteStore, Store};
 use indicatif::ProgressBar;
@@ -34,6 +43,9 @@ use indicatif::ProgressBar;
 const BIN: &str = env!("CARGO_BIN_EXE_cs-pulse");
 const AS_OF: &str = "2025-06-18";
 const PERIOD: &str = "2025-Q1";
+/// The day the rules are evaluated as of: the last full day of the data.
+const EVAL_DAY: &str = "2025-06-17";
+const RULES_FILE: &str = "rules50.toml";
 /// The DuckDB version the documented figures were measured with.
 const DUCKDB_VERSION: &str = "2.0.0";
 const MARKER: &str = ".bench-complete";
@@ -106,24 +118,30 @@ fn fmt_kib(kib: u64) -> String {
     }
 }
 
-fn table(title: &str, phases: &[Phase]) -> String {
+/// Microseconds per account of `secs`.
+fn fmt_per_account(secs: f64, accounts: u64) -> String {
+    format!("{:.2} µs", secs * 1e6 / accounts as f64)
+}
+
+fn table(title: &str, phases: &[Phase], accounts: u64) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\n{title}");
     let _ = writeln!(
         out,
-        "{:<50} {:>10} {:>10} {:>10} {:>22} {:>10}",
-        "phase", "median", "min", "max", "throughput (median)", "peak RSS"
+        "{:<50} {:>10} {:>10} {:>10} {:>12} {:>22} {:>10}",
+        "phase", "median", "min", "max", "per account", "throughput (median)", "peak RSS"
     );
-    let _ = writeln!(out, "{}", "-".repeat(117));
+    let _ = writeln!(out, "{}", "-".repeat(130));
     for p in phases {
         let rate = format!("{} {}/s", fmt_rate(p.items as f64 / p.median()), p.unit);
         let _ = writeln!(
             out,
-            "{:<50} {:>10} {:>10} {:>10} {:>22} {:>10}",
+            "{:<50} {:>10} {:>10} {:>10} {:>12} {:>22} {:>10}",
             p.name,
             fmt_secs(p.median()),
             fmt_secs(p.min()),
             fmt_secs(p.max()),
+            fmt_per_account(p.median(), accounts),
             rate,
             p.peak_kib.map_or("-".to_string(), fmt_kib),
         );
@@ -204,7 +222,10 @@ fn ensure_data(dir: &Path, accounts: u32, seed: u64) -> Result<u64> {
     Ok(records)
 }
 
+/// Writes the benchmark's config, its 50 rules and the shipped health model into `dir`.
 fn write_config(dir: &Path) -> Result<PathBuf> {
+    fs::write(dir.join(RULES_FILE), fifty_rules_toml()?)?;
+    fs::write(dir.join("health.toml"), DEFAULT_HEALTH_MODEL)?;
     let path = dir.join("config.toml");
     fs::write(
         &path,
@@ -217,6 +238,10 @@ fn write_config(dir: &Path) -> Result<PathBuf> {
          path = \"cs-pulse.db\"\n\n\
          [metrics]\n\
          features_available = 30\n\n\
+         [health]\n\
+         model = \"health.toml\"\n\n\
+         [rules]\n\
+         paths = [\"rules50.toml\"]\n\n\
          [sources.files]\n\
          kind = \"files\"\n\
          path = \".\"\n",
@@ -307,7 +332,24 @@ fn process_phases(
             phase.add(secs, Some(kib));
         }
     }
-    Ok(vec![sync, per_account, portfolio])
+    let mut eval = Phase::new(&"cs-pulse eval --dry-run (50 rules)", accounts, "accounts");
+    for run in 1..=runs {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir).arg("--config").arg(config).args([
+            "eval",
+            "--at",
+            EVAL_DAY,
+            "--dry-run",
+        ]);
+        let (secs, kib) = run_child(cmd, dir, true)?;
+        eprintln!(
+            "  eval run {run}/{runs}: {} (peak RSS {})",
+            fmt_secs(secs),
+            fmt_kib(kib)
+        );
+        eval.add(secs, Some(kib));
+    }
+    Ok(vec![sync, per_account, portfolio, eval])
 }
 
 fn in_process_phases(
@@ -331,6 +373,16 @@ fn in_process_phases(
     let mut compute = Phase::new("MetricsReport::compute per account", accounts, "accounts");
     let mut json = Phase::new("JSON per account", accounts, "accounts");
     let mut portfolio = Phase::new("portfolio compute + JSON", accounts, "accounts");
+    let mut values = Phase::new("50 rules: their metrics (ValueTable)", accounts, "accounts");
+    let mut evaluate = Phase::new("50 rules: evaluation (advance_all)", accounts, "accounts");
+    let rules = parse_rules(
+        &fs::read_to_string(dir.join(RULES_FILE))?,
+        Path::new(RULES_FILE),
+        &["console".to_string()],
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let day: NaiveDate = EVAL_DAY.parse()?;
+    let no_states: BTreeMap<AlertKey, AlertState> = BTreeMap::new();
     let db = dir.join("bench-inprocess.db");
     for run in 1..=runs {
         let (data, secs, peak) = phase(can_reset, || {
@@ -394,15 +446,27 @@ fn in_process_phases(
             MetricsReport::compute(&engine, period, metrics, target).write_json(&engine, &mut sink)
         });
         portfolio.add(secs, peak);
+
+        let (table, secs, peak) = phase(can_reset, || ValueTable::compute(&engine, &rules, day));
+        values.add(secs, peak);
+        let now = Utc::now();
+        let (notifications, secs, peak) = phase(can_reset, || {
+            let results = advance_all(&rules, data.accounts(), &table, &no_states, now, &[], false);
+            results.iter().map(|a| a.notifications.len()).sum::<usize>()
+        });
+        evaluate.add(secs, peak);
         eprintln!(
-            "  in-process run {run}/{runs}: parse {}, replace {}, load {}, index {}, compute {}, json {} ({} MB)",
+            "  in-process run {run}/{runs}: parse {}, replace {}, load {}, index {}, compute {}, \
+             json {} ({} MB), rule metrics {}, evaluation {} ({notifications} notifications)",
             fmt_secs(parse.secs[run - 1]),
             fmt_secs(replace.secs[run - 1]),
             fmt_secs(load.secs[run - 1]),
             fmt_secs(index.secs[run - 1]),
             fmt_secs(compute.secs[run - 1]),
             fmt_secs(json.secs[run - 1]),
-            bytes / 1_000_000
+            bytes / 1_000_000,
+            fmt_secs(values.secs[run - 1]),
+            fmt_secs(evaluate.secs[run - 1]),
         );
     }
     remove_db(&db);
@@ -411,30 +475,49 @@ fn in_process_phases(
             "  note: /proc/self/clear_refs is not writable, so in-process peak RSS is not shown"
         );
     }
-    Ok(vec![parse, replace, load, index, compute, json, portfolio])
+    Ok(vec![
+        parse, replace, load, index, compute, json, portfolio, values, evaluate,
+    ])
 }
 
-/// Runs the DuckDB script when the `duckdb` module imports; returns its `key=value` figures.
-fn duckdb_figures(dir: &Path, runs: usize) -> Result<Option<Vec<(String, String)>>> {
+/// The installed `duckdb` Python package's version, or `None` (after saying how to install it).
+fn duckdb_version() -> Option<String> {
     let check = Command::new("python3")
         .args(["-c", "import duckdb; print(duckdb.__version__)"])
         .output();
-    let version = match check {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+    match check {
+        Ok(o) if o.status.success() => {
+            let version = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if version != DUCKDB_VERSION {
+                eprintln!(
+                    "note: duckdb {version} is installed; docs/performance.md was measured with {DUCKDB_VERSION}"
+                );
+            }
+            Some(version)
+        }
         _ => {
             println!(
                 "\nDuckDB comparison skipped: the `duckdb` Python package is not installed. Run\n\
                  \n    pip install duckdb=={DUCKDB_VERSION}\n\n\
                  and run `cargo bench --bench pipeline` again to measure the ratios."
             );
-            return Ok(None);
+            None
         }
-    };
-    if version != DUCKDB_VERSION {
-        eprintln!(
-            "note: duckdb {version} is installed; docs/performance.md was measured with {DUCKDB_VERSION}"
-        );
     }
+}
+
+/// DuckDB's figures at one size: medians in seconds, peak RSS in KiB.
+struct Duck {
+    version: String,
+    threads: f64,
+    load: f64,
+    per_account: f64,
+    portfolio: f64,
+    peak_kib: f64,
+}
+
+/// Runs `benches/duckdb_compare.py` on the data in `dir` and reads its `key=value` figures.
+fn duckdb_figures(dir: &Path, runs: usize, version: &str) -> Result<Duck> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/duckdb_compare.py");
     eprintln!("running {script} ({runs} runs) ...");
     let out = Command::new("python3")
@@ -447,28 +530,110 @@ fn duckdb_figures(dir: &Path, runs: usize) -> Result<Option<Vec<(String, String)
     if !out.status.success() {
         bail!("{script} failed:\n{}", String::from_utf8_lossy(&out.stdout));
     }
-    Ok(Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .collect(),
-    ))
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let figures: BTreeMap<&str, f64> = stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .filter_map(|(k, v)| Some((k.trim(), v.trim().parse().ok()?)))
+        .collect();
+    let get = |k: &str| {
+        figures
+            .get(k)
+            .copied()
+            .with_context(|| format!("{script} printed no {k}: {stdout}"))
+    };
+    Ok(Duck {
+        version: version.to_string(),
+        threads: get("duckdb_threads").unwrap_or(0.0),
+        load: get("duckdb_load_s")?,
+        per_account: get("duckdb_per_account_s")?,
+        portfolio: get("duckdb_portfolio_s")?,
+        peak_kib: get("duckdb_peak_rss_kib")?,
+    })
 }
 
-fn main() -> Result<()> {
-    let knobs = Knobs::from_env()?;
-    let (accounts, runs, seed) = (knobs.accounts, knobs.runs, knobs.seed);
+/// Everything measured at one size.
+struct SizeRun {
+    accounts: u64,
+    process: Vec<Phase>,
+    inproc: Vec<Phase>,
+    duck: Option<Duck>,
+}
+
+impl SizeRun {
+    /// The median of the phase named `name` (binary or in-process).
+    fn median(&self, name: &str) -> Option<f64> {
+        self.process
+            .iter()
+            .chain(&self.inproc)
+            .find(|p| p.name == name)
+            .map(Phase::median)
+    }
+
+    /// The largest peak RSS of the binary's runs.
+    fn peak_kib(&self) -> u64 {
+        self.process
+            .iter()
+            .filter_map(|p| p.peak_kib)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// cs-pulse / DuckDB: (label, ratio, aim) for the steps both do.
+    fn ratios(&self) -> Vec<(&'static str, f64, Option<bool>)> {
+        let Some(d) = &self.duck else {
+            return vec![];
+        };
+        let m = |name: &str| self.median(name).unwrap_or(f64::NAN);
+        let per_account = m(&format!("cs-pulse metrics --period {PERIOD} --per-account"));
+        let sync = m("cs-pulse sync (fresh store)");
+        let peak = self.peak_kib() as f64;
+        vec![
+            ("sync / load", sync / d.load, Some(sync / d.load <= 2.0)),
+            (
+                "metrics --per-account (process) / SQL",
+                per_account / d.per_account,
+                Some(per_account < d.per_account),
+            ),
+            (
+                "per-account compute only (in-process) / SQL",
+                m("MetricsReport::compute per account") / d.per_account,
+                None,
+            ),
+            (
+                "metrics portfolio (process) / SQL",
+                m(&format!("cs-pulse metrics --period {PERIOD}")) / d.portfolio,
+                None,
+            ),
+            (
+                "peak RSS (max of the binary's runs) / DuckDB",
+                peak / d.peak_kib,
+                Some(peak < d.peak_kib),
+            ),
+        ]
+    }
+}
+
+/// Generates (or reuses) the data of one size, times everything on it and prints its tables.
+fn bench_size(accounts: u32, runs: usize, seed: u64, duckdb: Option<&str>) -> Result<SizeRun> {
+    let knobs = Knobs {
+        accounts,
+        runs,
+        seed,
+    };
     let dir = knobs.data_dir(BIN, "")?;
     let records = ensure_data(&dir, accounts, seed)?;
     let config = write_config(&dir)?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let accounts = u64::from(accounts);
 
-    eprintln!("timing the cs-pulse binary ({runs} runs each) ...");
+    eprintln!("{accounts} accounts: timing the cs-pulse binary ({runs} runs each) ...");
     let process = process_phases(&dir, &config, runs, records, accounts)?;
-    eprintln!("timing in-process phases ({runs} runs) ...");
+    eprintln!("{accounts} accounts: timing in-process phases ({runs} runs) ...");
     let inproc = in_process_phases(&dir, &config, runs, records, accounts)?;
+    let duck = duckdb
+        .map(|version| duckdb_figures(&dir, runs, version))
+        .transpose()?;
 
     println!(
         "\ncs-pulse pipeline benchmark: {accounts} accounts, {records} CSV records, seed {seed}, \
@@ -479,7 +644,8 @@ fn main() -> Result<()> {
         "{}",
         table(
             "The binary, one process per run (wall time, child peak RSS):",
-            &process
+            &process,
+            accounts
         )
     );
     print!(
@@ -487,79 +653,123 @@ fn main() -> Result<()> {
         table(
             "In-process phases (peak RSS = process high-water mark during the phase, including \
              data held from earlier phases):",
-            &inproc
+            &inproc,
+            accounts
         )
     );
+    let run = SizeRun {
+        accounts,
+        process,
+        inproc,
+        duck,
+    };
+    if let Some(d) = &run.duck {
+        println!(
+            "\nDuckDB {} ({} threads, in-memory database, median of {runs} runs):\n\
+             {:<50} {:>10} {:>22}\n\
+             {:<50} {:>10}\n\
+             {:<50} {:>10}\n\
+             {:<50} {:>10}",
+            d.version,
+            d.threads,
+            "load the seven CSVs (read_csv, typed)",
+            fmt_secs(d.load),
+            format!("{} rows/s", fmt_rate(records as f64 / d.load)),
+            "per-account core KPIs (SQL)",
+            fmt_secs(d.per_account),
+            "portfolio core KPIs (SQL)",
+            fmt_secs(d.portfolio),
+            "peak RSS (load + queries, one process)",
+            fmt_kib(d.peak_kib as u64),
+        );
+        println!("\nRatios (cs-pulse / DuckDB):");
+        for (label, ratio, aim) in run.ratios() {
+            let aim = match aim {
+                Some(true) => "   (aim: met)",
+                Some(false) => "   (aim: NOT met)",
+                None => "",
+            };
+            println!("  {label:<46} {ratio:>6.2}x{aim}");
+        }
+    }
+    Ok(run)
+}
 
-    let Some(duck) = duckdb_figures(&dir, runs)? else {
-        return Ok(());
+/// One table of every step across the sizes: median and time per account.
+fn growth_table(runs: &[SizeRun]) -> String {
+    let Some(first) = runs.first() else {
+        return String::new();
     };
-    let get = |k: &str| -> Option<f64> {
-        duck.iter()
-            .find(|(key, _)| key == k)
-            .and_then(|(_, v)| v.parse().ok())
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nGrowth with size (median; time per account = median / accounts):"
+    );
+    let _ = write!(out, "{:<50}", "step");
+    for r in runs {
+        let _ = write!(out, " {:>26}", format!("{} accounts", r.accounts));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", "-".repeat(50 + 27 * runs.len()));
+    let mut row = |label: &str, cell: &dyn Fn(&SizeRun) -> Option<String>| {
+        let _ = write!(out, "{label:<50}");
+        for r in runs {
+            let _ = write!(out, " {:>26}", cell(r).unwrap_or_else(|| "-".to_string()));
+        }
+        let _ = writeln!(out);
     };
-    let (Some(load), Some(pa), Some(pf), Some(peak)) = (
-        get("duckdb_load_s"),
-        get("duckdb_per_account_s"),
-        get("duckdb_portfolio_s"),
-        get("duckdb_peak_rss_kib"),
-    ) else {
-        bail!("duckdb_compare.py printed no figures: {duck:?}");
+    let timed = |secs: f64, accounts: u64| {
+        format!("{} · {}", fmt_secs(secs), fmt_per_account(secs, accounts))
     };
-    let version = duck
-        .iter()
-        .find(|(k, _)| k == "duckdb_version")
-        .map_or("?", |(_, v)| v.as_str());
-    let threads = get("duckdb_threads").unwrap_or(0.0);
-    let sync = process[0].median();
-    let per_account = process[1].median();
-    let portfolio = process[2].median();
-    let compute_only = inproc[4].median();
-    let cs_peak = process.iter().filter_map(|p| p.peak_kib).max().unwrap_or(0);
-    println!(
-        "\nDuckDB {version} ({threads} threads, in-memory database, median of {runs} runs):\n\
-         {:<50} {:>10} {:>22}\n\
-         {:<50} {:>10}\n\
-         {:<50} {:>10}\n\
-         {:<50} {:>10}",
-        "load the seven CSVs (read_csv, typed)",
-        fmt_secs(load),
-        format!("{} rows/s", fmt_rate(records as f64 / load)),
-        "per-account core KPIs (SQL)",
-        fmt_secs(pa),
-        "portfolio core KPIs (SQL)",
-        fmt_secs(pf),
-        "peak RSS (load + queries, one process)",
-        fmt_kib(peak as u64),
-    );
-    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
-    println!("\nRatios (cs-pulse / DuckDB):");
-    println!(
-        "  sync / load:                                  {:>6.2}x   (aim <= 2x: {})",
-        sync / load,
-        verdict(sync / load <= 2.0)
-    );
-    println!(
-        "  metrics --per-account (process) / SQL:        {:>6.2}x   (aim < 1x: {})",
-        per_account / pa,
-        verdict(per_account < pa)
-    );
-    println!(
-        "  per-account compute only (in-process) / SQL:  {:>6.2}x",
-        compute_only / pa
-    );
-    println!(
-        "  metrics portfolio (process) / SQL:            {:>6.2}x",
-        portfolio / pf
-    );
-    println!(
-        "  peak RSS (max of the binary's runs) / DuckDB: {:>6.2}x   (aim < 1x: {}; {} vs {})",
-        cs_peak as f64 / peak,
-        verdict((cs_peak as f64) < peak),
-        fmt_kib(cs_peak),
-        fmt_kib(peak as u64)
-    );
+    for p in first.process.iter().chain(&first.inproc) {
+        row(&p.name, &|r| {
+            r.median(&p.name).map(|s| timed(s, r.accounts))
+        });
+    }
+    row("peak RSS (largest binary run)", &|r| {
+        Some(fmt_kib(r.peak_kib()))
+    });
+    row("DuckDB: load the CSVs", &|r| {
+        r.duck.as_ref().map(|d| timed(d.load, r.accounts))
+    });
+    row("DuckDB: per-account core KPIs (SQL)", &|r| {
+        r.duck.as_ref().map(|d| timed(d.per_account, r.accounts))
+    });
+    row("DuckDB: portfolio core KPIs (SQL)", &|r| {
+        r.duck.as_ref().map(|d| timed(d.portfolio, r.accounts))
+    });
+    row("DuckDB: peak RSS", &|r| {
+        r.duck.as_ref().map(|d| fmt_kib(d.peak_kib as u64))
+    });
+    for (i, (label, _, _)) in first.ratios().iter().enumerate() {
+        row(&format!("ratio {label}"), &|r| {
+            r.ratios().get(i).map(|(_, x, _)| format!("{x:.2}x"))
+        });
+    }
+    out
+}
+
+fn main() -> Result<()> {
+    let sizes: Vec<u32> = env_or("BENCH_SIZES", "10000,100000,1000000".to_string())?
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .replace('_', "")
+                .parse()
+                .map_err(|_| anyhow::anyhow!("BENCH_SIZES: {n:?} is not a number of accounts"))
+        })
+        .collect::<Result<_>>()?;
+    let runs: usize = env_or("BENCH_RUNS", 3)?;
+    let seed: u64 = env_or("BENCH_SEED", 42)?;
+    if runs == 0 || sizes.is_empty() {
+        bail!("BENCH_RUNS must be at least 1 and BENCH_SIZES name at least one size");
+    }
+    let duckdb = duckdb_version();
+    let mut done = Vec::new();
+    for accounts in sizes {
+        done.push(bench_size(accounts, runs, seed, duckdb.as_deref())?);
+    }
+    print!("{}", growth_table(&done));
     Ok(())
 }
 

@@ -7,7 +7,11 @@
 //!
 //! Knobs (environment): `BENCH_ACCOUNTS` (default 100000), `BENCH_RUNS` (default 7).
 
+#[allow(dead_code)] // only env_or, median and the fifty rules are used
+mod common;
+
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
@@ -16,38 +20,14 @@ use cs_pulse::alerts::{AlertKey, AlertState};
 use cs_pulse::metrics::health::HealthModels;
 use cs_pulse::metrics::{Engine, MetricsConfig};
 use cs_pulse::rules::eval::ValueTable;
-use cs_pulse::rules::{shipped_rules, Rule};
+use cs_pulse::rules::load::parse_rules;
 use cs_pulse::sources::demo::{demo_fx, generate, DemoParams, FEATURES_AVAILABLE};
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{env_or, fifty_rules_toml, median};
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-/// 50 rules: the shipped ones, then variants of them with other thresholds and ids.
-fn fifty_rules() -> Vec<Rule> {
-    let shipped = shipped_rules(&["console".to_string()]).expect("shipped rules are valid");
-    let mut rules = shipped.clone();
-    let mut k = 0;
-    while rules.len() < 50 {
-        let mut r = shipped[k % shipped.len()].clone();
-        r.id = format!("{}-variant-{k}", r.id);
-        rules.push(r);
-        k += 1;
-    }
-    rules
-}
-
-fn main() {
-    let accounts = env_or("BENCH_ACCOUNTS", 100_000) as u32;
-    let runs = env_or("BENCH_RUNS", 7);
+fn main() -> anyhow::Result<()> {
+    let accounts: u32 = env_or("BENCH_ACCOUNTS", 100_000)?;
+    let runs: usize = env_or("BENCH_RUNS", 7)?;
     let as_of: NaiveDate = "2025-06-18".parse().expect("date");
     let day = as_of.pred_opt().expect("day");
     let t = Instant::now();
@@ -67,7 +47,12 @@ fn main() {
     let engine = Engine::new(&data, cfg)
         .expect("engine")
         .with_health(HealthModels::builtin());
-    let rules = fifty_rules();
+    let rules = parse_rules(
+        &fifty_rules_toml()?,
+        Path::new("rules50.toml"),
+        &["console".to_string()],
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let t = Instant::now();
     let table = ValueTable::compute(&engine, &rules, day);
@@ -97,7 +82,7 @@ fn main() {
         std::hint::black_box(&results);
         steady.push(t.elapsed().as_secs_f64());
     }
-    let m = median(times.clone());
+    let m = median(&times);
     println!(
         "rule evaluation: {} rules x {accounts} accounts, {runs} runs",
         rules.len()
@@ -113,6 +98,7 @@ fn main() {
     println!(
         "  the next evaluation, {} alert states stored: median {:.1} ms",
         states.len(),
-        median(steady) * 1e3
+        median(&steady) * 1e3
     );
+    Ok(())
 }

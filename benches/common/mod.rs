@@ -1,6 +1,7 @@
-//! What the pipeline and chat benchmarks share: their knobs (`BENCH_ACCOUNTS`, `BENCH_RUNS`,
-//! `BENCH_SEED`), where they keep generated data, and the median of timings.
+//! What the benchmarks share: their knobs (`BENCH_ACCOUNTS`, `BENCH_RUNS`, `BENCH_SEED`), where
+//! they keep generated data, the median of timings, and the 50 rules the rule evaluations use.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -62,4 +63,31 @@ pub fn median(xs: &[f64]) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// 50 rules as one rules file: the shipped rules, then copies of them under new ids
+/// (`<id>-variant-<k>`), so that the pipeline and rules benchmarks evaluate the same set.
+pub fn fifty_rules_toml() -> Result<String> {
+    let blocks: Vec<&str> = cs_pulse::rules::SHIPPED
+        .iter()
+        .flat_map(|(_, text)| text.split("\n[[rule]]\n").skip(1))
+        .collect();
+    let mut out = String::from("# Written by the benchmarks: the shipped rules, then variants.\n");
+    for k in 0..50 {
+        let block = blocks[k % blocks.len()];
+        out.push_str("\n[[rule]]\n");
+        if k < blocks.len() {
+            out.push_str(block);
+            continue;
+        }
+        // Every shipped rule starts with its id.
+        let (first, rest) = block.split_once('\n').context("an empty rule")?;
+        let id = first
+            .strip_prefix("id = \"")
+            .and_then(|s| s.strip_suffix('"'))
+            .with_context(|| format!("a shipped rule does not start with its id: {first}"))?;
+        let _ = writeln!(out, "id = \"{id}-variant-{}\"", k - blocks.len());
+        out.push_str(rest);
+    }
+    Ok(out)
 }
