@@ -11,6 +11,7 @@
 //! in-flight sends, and exits.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -205,7 +206,8 @@ async fn reload(
     watch.rebase(watched_paths(path, &loaded.config));
     let metrics = current.metrics.clone();
     let previous = current.stop().await?;
-    // `[server] listen` may change: the old server is gone, the new one binds the new address.
+    // The new server listens on `listener` (a new address, bound above) or on the address the
+    // old server has just let go.
     let metrics = metrics.or_else(|| {
         loaded
             .config
@@ -259,16 +261,22 @@ async fn bind_new_listen(
     let Some(server) = &next.server else {
         return Ok(None);
     };
-    let held = running.server.as_ref().is_some_and(|old| {
-        let (a, b) = (old.listen, server.listen);
-        a.port() == b.port()
-            && a.port() != 0
-            && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
-    });
-    if held {
+    if running
+        .server
+        .as_ref()
+        .is_some_and(|old| holds(old.listen, server.listen))
+    {
         return Ok(None);
     }
     super::chat_service::bind(server.listen).await.map(Some)
+}
+
+/// Whether a server listening on `old` keeps `new` from being bound beside it: the same port
+/// (not 0, which picks a free one) on the same address, or with either on every address.
+fn holds(old: SocketAddr, new: SocketAddr) -> bool {
+    old.port() == new.port()
+        && old.port() != 0
+        && (old.ip() == new.ip() || old.ip().is_unspecified() || new.ip().is_unspecified())
 }
 
 /// Reports a refused change: every problem in the log, and one operator message on the
@@ -543,6 +551,17 @@ fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_address_is_bound_beside_the_running_server_unless_it_holds_it() {
+        let at = |s: &str| s.parse::<SocketAddr>().expect("an address");
+        assert!(holds(at("127.0.0.1:8080"), at("127.0.0.1:8080")));
+        assert!(holds(at("0.0.0.0:8080"), at("127.0.0.1:8080")));
+        assert!(holds(at("127.0.0.1:8080"), at("[::]:8080")));
+        assert!(!holds(at("127.0.0.1:8080"), at("127.0.0.1:8081")));
+        assert!(!holds(at("127.0.0.1:8080"), at("10.0.0.5:8080")));
+        assert!(!holds(at("127.0.0.1:0"), at("127.0.0.1:0")));
+    }
 
     #[test]
     fn a_refused_change_tells_how_many_problems_and_where_they_are() {
