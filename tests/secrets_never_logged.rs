@@ -969,29 +969,18 @@ cron = "* * * * * *"
         service.addresses().last().cloned().expect("listening")
     }
 
-    /// `cs-pulse run` with every secret in play, through failing then working syncs, deliveries
-    /// retried then sent on every channel kind, the interaction endpoints (well and badly signed),
-    /// `/metrics` and `/readyz`, and reloads (a valid change, and an invalid one with a secret
-    /// pasted in); then SIGTERM. No secret in anything it printed or served.
-    async fn run_leaves_no_secret(format: Format, level: &'static str) {
-        let apis = flaky_apis().await;
-        let receiver = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(FlakyReceiver::new())
-            .mount(&receiver)
-            .await;
-        let hooks = receiver.uri();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("config.toml");
-        std::fs::write(&config, run_config(&apis.uri(), &hooks)).expect("config");
-        let rules = dir.path().join("rules");
-        std::fs::create_dir(&rules).expect("rules dir");
-        std::fs::write(rules.join("leak.toml"), RUN_RULE).expect("rule");
-        std::fs::write(rules.join("scorecard.toml"), SCORECARD).expect("scorecard");
-
+    /// Runs the service in `dir` through everything [`run_leaves_no_secret`] lists; gives its
+    /// exit code, stdout, stderr, and what its server answered.
+    fn drive(
+        dir: &Path,
+        format: Format,
+        level: &str,
+        hooks: &str,
+    ) -> (Option<i32>, String, String, String) {
+        let config = dir.join("config.toml");
+        let rules = dir.join("rules");
         let mut served = String::new();
-        let service = tokio::task::spawn_blocking(move || {
-        let mut cmd = binary(dir.path(), format, level, &hooks);
+        let mut cmd = binary(dir, format, level, hooks);
         cmd.env("LEAK_CHAT_TOKEN", CHAT_TOKEN)
             .env("LEAK_CHAT_SIGNING_SECRET", CHAT_SIGNING_SECRET);
         let mut service = Service::run(cmd);
@@ -999,7 +988,13 @@ cron = "* * * * * *"
 
         // Syncs fail (401), are retried (500, 429), then work; deliveries fail (500), are
         // retried (429), then are sent, on every channel.
-        let channels = ["hook", "discord-hook", "slack-hook", "discord-bot", "slack-bot"];
+        let channels = [
+            "hook",
+            "discord-hook",
+            "slack-hook",
+            "discord-bot",
+            "slack-bot",
+        ];
         let page = poll("syncs and deliveries", || {
             let (_, page) = http_get(&current_address(&service), "/metrics")?;
             let synced = ["billing", "crm", "product"].iter().all(|s| {
@@ -1024,7 +1019,10 @@ cron = "* * * * * *"
         assert_eq!(code, 200, "a signed Discord ping: {body}");
         let (code, _) = discord_post(&addr, r#"{"type":1}"#, None);
         assert_eq!(code, 401, "a Discord request with a bad signature");
-        let form = "token=x&team_id=T1&channel_id=C1&user_id=U1&user_name=lea&command=%2Fcs&text=help&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fnever&trigger_id=1";
+        let form = concat!(
+            "token=x&team_id=T1&channel_id=C1&user_id=U1&user_name=lea&command=%2Fcs&text=help",
+            "&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fnever&trigger_id=1"
+        );
         let (code, body) = slack_post(&addr, form, CHAT_SIGNING_SECRET);
         assert_eq!(code, 200, "a signed /cs: {body}");
         served.push_str(&body);
@@ -1032,8 +1030,11 @@ cron = "* * * * * *"
         assert_eq!(code, 401, "a /cs with a bad signature");
 
         // A valid change applies; an invalid one (the Stripe key pasted in) is refused.
-        std::fs::write(rules.join("extra.toml"), RUN_RULE.replace("leak-has-mrr", "leak-extra"))
-            .expect("a rule");
+        std::fs::write(
+            rules.join("extra.toml"),
+            RUN_RULE.replace("leak-has-mrr", "leak-extra"),
+        )
+        .expect("a rule");
         service.signal(libc::SIGHUP);
         service.wait_for("the reload", |out, _| out.contains("reloaded ("));
         let good = std::fs::read_to_string(&config).expect("config");
@@ -1057,10 +1058,32 @@ cron = "* * * * * *"
 
         let (code, stdout, stderr) = service.stop();
         (code, stdout, stderr, served)
-    })
-    .await
-    .expect("the run");
-        let (code, stdout, stderr, served) = service;
+    }
+
+    /// `cs-pulse run` with every secret in play, through failing then working syncs, deliveries
+    /// retried then sent on every channel kind, the interaction endpoints (well and badly signed),
+    /// `/metrics` and `/readyz`, and reloads (a valid change, and an invalid one with a secret
+    /// pasted in); then SIGTERM. No secret in anything it printed or served.
+    async fn run_leaves_no_secret(format: Format, level: &'static str) {
+        let apis = flaky_apis().await;
+        let receiver = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(FlakyReceiver::new())
+            .mount(&receiver)
+            .await;
+        let hooks = receiver.uri();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, run_config(&apis.uri(), &hooks)).expect("config");
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).expect("rules dir");
+        std::fs::write(rules.join("leak.toml"), RUN_RULE).expect("rule");
+        std::fs::write(rules.join("scorecard.toml"), SCORECARD).expect("scorecard");
+
+        let (code, stdout, stderr, served) =
+            tokio::task::spawn_blocking(move || drive(dir.path(), format, level, &hooks))
+                .await
+                .expect("the run");
         assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
 
         // Every secret was in play: each request carried its own.
