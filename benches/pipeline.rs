@@ -332,7 +332,7 @@ fn process_phases(
             phase.add(secs, Some(kib));
         }
     }
-    let mut eval = Phase::new(&"cs-pulse eval --dry-run (50 rules)", accounts, "accounts");
+    let mut eval = Phase::new("cs-pulse eval --dry-run (50 rules)", accounts, "accounts");
     for run in 1..=runs {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(dir).arg("--config").arg(config).args([
