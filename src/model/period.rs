@@ -209,16 +209,16 @@ impl fmt::Display for Period {
         match self.kind {
             PeriodKind::Week => {
                 let w = self.start.iso_week();
-                write!(f, "{}-W{:02}", w.year(), w.week())
+                write!(f, "{:04}-W{:02}", w.year(), w.week())
             }
-            PeriodKind::Month => write!(f, "{}-{:02}", self.start.year(), self.start.month()),
+            PeriodKind::Month => write!(f, "{:04}-{:02}", self.start.year(), self.start.month()),
             PeriodKind::Quarter => write!(
                 f,
-                "{}-Q{}",
+                "{:04}-Q{}",
                 self.start.year(),
                 (self.start.month() - 1) / 3 + 1
             ),
-            PeriodKind::Year => write!(f, "{}", self.start.year()),
+            PeriodKind::Year => write!(f, "{:04}", self.start.year()),
             PeriodKind::Range => write!(f, "{}..{}", self.start, self.end),
         }
     }
@@ -310,6 +310,22 @@ mod tests {
             "2025-01-01..2025-02-15",
         ] {
             assert_eq!(p.parse::<Period>().unwrap().to_string(), p);
+        }
+    }
+
+    #[test]
+    fn years_before_1000_show_with_four_digits_and_parse_back() {
+        // Found by the `period` fuzz target: "0000-W01" was shown as "0-W01".
+        for p in [
+            "0000-W01",
+            "0999-03",
+            "0042-Q2",
+            "0007",
+            "0000-01-01..0001-01-01",
+        ] {
+            let period: Period = p.parse().unwrap();
+            assert_eq!(period.to_string(), p);
+            assert_eq!(period.to_string().parse::<Period>().unwrap(), period);
         }
     }
 
