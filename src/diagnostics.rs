@@ -267,11 +267,44 @@ fn locate(text: &str, span: &Range<usize>) -> Located {
         }
     }
     let line_number = text[..line_start].matches('\n').count() + 1;
+    let (line, span) = displayable(&line, rel_start..rel_end);
     Located {
         line_number,
         line,
-        span: rel_start..rel_end,
+        span,
     }
+}
+
+/// The line as it is shown, with `span` moved along: a tab becomes four spaces, other
+/// whitespace a space, and a control character U+FFFD. annotate-snippets counts a tab as four
+/// columns of indentation but places carets by display width, where tabs and control characters
+/// count 0; the mismatch misplaced carets, and on long lines made it subtract with overflow
+/// (found by the `config` fuzz target).
+fn displayable(line: &str, span: Range<usize>) -> (String, Range<usize>) {
+    let mut out = String::with_capacity(line.len());
+    let (mut start, mut end) = (0, 0);
+    for (i, c) in line.char_indices() {
+        if i == span.start {
+            start = out.len();
+        }
+        if i == span.end {
+            end = out.len();
+        }
+        match c {
+            '\t' => out.push_str("    "),
+            ' ' => out.push(' '),
+            c if c.is_whitespace() => out.push(' '),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    if span.start >= line.len() {
+        start = out.len();
+    }
+    if span.end >= line.len() {
+        end = out.len();
+    }
+    (out, start..end.max(start))
 }
 
 /// `text` with the bytes of `span` replaced by `*` (the whole line's rest when the span does
@@ -396,6 +429,27 @@ mod tests {
         assert!(out.contains(" --> b.toml:2:1"));
         assert!(out.ends_with("3 errors in b.toml, a.toml"), "{out}");
         assert_eq!(d.location(d.iter().next().unwrap()), "b.toml:2:1");
+    }
+
+    #[test]
+    fn tabs_and_control_characters_before_a_span_on_a_long_line() {
+        // Found by the `config` fuzz target: annotate-snippets subtracted with overflow when a
+        // long line's leading tabs or control characters came before the span.
+        let long = "x".repeat(200);
+        for indent in ["\t".repeat(8), "\r".repeat(30), "\u{a0}".repeat(30)] {
+            let text = format!("a = 1\n{indent}b = \"{long}\"\n");
+            let at = text.find('b').unwrap();
+            let mut d = Diagnostics::for_source("f.toml", text.as_str());
+            d.push(Diagnostic::new("f.toml", "bad").at(at..at + 1));
+            let out = d.render();
+            assert!(out.contains(" --> f.toml:2:"), "{out}");
+        }
+        // The caret of a tab-indented line is under the span.
+        let text = "a = 1\n\tb = x\n";
+        let mut d = Diagnostics::for_source("f.toml", text);
+        d.push(Diagnostic::new("f.toml", "bad").at(7..8));
+        let out = d.render();
+        assert!(out.contains("2 |     b = x\n  |     ^"), "{out}");
     }
 
     #[test]
