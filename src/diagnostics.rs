@@ -275,11 +275,15 @@ fn locate(text: &str, span: &Range<usize>) -> Located {
     }
 }
 
-/// The line as it is shown, with `span` moved along: a tab becomes four spaces, other
-/// whitespace a space, and a control character U+FFFD. annotate-snippets counts a tab as four
-/// columns of indentation but places carets by display width, where tabs and control characters
-/// count 0; the mismatch misplaced carets, and on long lines made it subtract with overflow
-/// (found by the `config` fuzz target).
+/// The most bytes of a line shown when its span falls in the line's indentation.
+const INDENTED_SPAN_WINDOW: usize = 100;
+
+/// The line as it is shown, with `span` moved along: a tab becomes four spaces, a control
+/// character U+FFFD, other whitespace a space. annotate-snippets counts a tab as four columns
+/// of indentation but places carets by display width, where tabs and control characters count
+/// 0: carets were misplaced. And on a line wider than its terminal width with the span inside
+/// the indentation, it subtracts with overflow, so such a line is shown as a window from just
+/// before the span (both found by the `config` fuzz target).
 fn displayable(line: &str, span: Range<usize>) -> (String, Range<usize>) {
     let mut out = String::with_capacity(line.len());
     let (mut start, mut end) = (0, 0);
@@ -292,9 +296,8 @@ fn displayable(line: &str, span: Range<usize>) -> (String, Range<usize>) {
         }
         match c {
             '\t' => out.push_str("    "),
-            ' ' => out.push(' '),
-            c if c.is_whitespace() => out.push(' '),
             c if c.is_control() => out.push('\u{FFFD}'),
+            c if c.is_whitespace() => out.push(' '),
             c => out.push(c),
         }
     }
@@ -304,7 +307,19 @@ fn displayable(line: &str, span: Range<usize>) -> (String, Range<usize>) {
     if span.end >= line.len() {
         end = out.len();
     }
-    (out, start..end.max(start))
+    // The indentation is ASCII spaces now, so any offset in it is a character boundary.
+    let indent = out.len() - out.trim_start().len();
+    if start < indent && out.len() > INDENTED_SPAN_WINDOW {
+        let from = start.saturating_sub(INDENTED_SPAN_WINDOW / 5);
+        let mut to = from + INDENTED_SPAN_WINDOW;
+        while !out.is_char_boundary(to) {
+            to -= 1;
+        }
+        out = out[from..to].to_string();
+        start -= from;
+        end = end.min(to) - from;
+    }
+    (out, start..end.max(start + 1))
 }
 
 /// `text` with the bytes of `span` replaced by `*` (the whole line's rest when the span does
@@ -432,24 +447,42 @@ mod tests {
     }
 
     #[test]
-    fn tabs_and_control_characters_before_a_span_on_a_long_line() {
+    fn spans_in_the_indentation_of_long_lines() {
         // Found by the `config` fuzz target: annotate-snippets subtracted with overflow when a
-        // long line's leading tabs or control characters came before the span.
+        // long line's span lay in its indentation (or after tabs or control characters, which
+        // it counted as indentation but placed no caret over).
         let long = "x".repeat(200);
-        for indent in ["\t".repeat(8), "\r".repeat(30), "\u{a0}".repeat(30)] {
-            let text = format!("a = 1\n{indent}b = \"{long}\"\n");
-            let at = text.find('b').unwrap();
-            let mut d = Diagnostics::for_source("f.toml", text.as_str());
-            d.push(Diagnostic::new("f.toml", "bad").at(at..at + 1));
-            let out = d.render();
-            assert!(out.contains(" --> f.toml:2:"), "{out}");
+        let wide = "€".repeat(100);
+        for indent in [
+            "\t".repeat(8),
+            "\r".repeat(30),
+            " ".repeat(30),
+            "\u{a0}".repeat(30),
+        ] {
+            for rest in [&long, &wide] {
+                let text = format!("a = 1\n{indent}b = \"{rest}\"\n");
+                for at in [6, 7, text.find('b').unwrap()] {
+                    let mut d = Diagnostics::for_source("f.toml", text.as_str());
+                    d.push(Diagnostic::new("f.toml", "bad").at(at..at + 1));
+                    let out = d.render();
+                    assert!(out.contains(" --> f.toml:2:"), "{out}");
+                }
+            }
         }
-        // The caret of a tab-indented line is under the span.
+        // The caret of a tab-indented line is under the span; a bare CR shows.
         let text = "a = 1\n\tb = x\n";
         let mut d = Diagnostics::for_source("f.toml", text);
         d.push(Diagnostic::new("f.toml", "bad").at(7..8));
         let out = d.render();
         assert!(out.contains("2 |     b = x\n  |     ^"), "{out}");
+        let text = "a = 1\r\rb\n";
+        let mut d = Diagnostics::for_source("f.toml", text);
+        d.push(Diagnostic::new("f.toml", "bare CR").at(6..7));
+        let out = d.render();
+        assert!(
+            out.contains("1 | a = 1\u{FFFD}\u{FFFD}b\n  |       ^"),
+            "{out}"
+        );
     }
 
     #[test]
