@@ -9,12 +9,17 @@
 //!   so that references between files (account ids, duplicates) are fuzzed too.
 //!
 //! The rest of the first byte picks the business timezone, which turns timestamps into dates.
-//! A bad file must be a `SourceError` naming the problems, never a panic.
+//! A bad file must be a `SourceError` naming the problems, never a panic. A data set that is
+//! accepted goes on to the metrics engine, as `cs-pulse metrics` takes it: every metric and its
+//! change over two periods, for the portfolio and for an account, must compute without a
+//! panic, whatever values validation let through.
 #![no_main]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use cs_pulse::metrics::{Engine, Filter, MetricRef, MetricsConfig, Subject, Variant, METRICS};
+use cs_pulse::model::{Dataset, Period};
 use cs_pulse::sources::csv_format::FORMATS;
 use cs_pulse::sources::demo::demo_fx;
 use cs_pulse::sources::files::read_dir;
@@ -45,6 +50,38 @@ fn scratch() -> &'static PathBuf {
     })
 }
 
+/// Every metric, and its change from the previous period, over two periods.
+fn metrics(ds: &Dataset) {
+    let cfg = MetricsConfig {
+        fx: demo_fx(),
+        ..MetricsConfig::default()
+    };
+    let Ok(engine) = Engine::new(ds, cfg) else {
+        return;
+    };
+    let all = Filter::default();
+    let mut subjects = vec![Subject::Portfolio(&all)];
+    if !ds.accounts().is_empty() {
+        subjects.push(Subject::Account(0));
+    }
+    for period in ["2025-Q1", "2024"] {
+        let Ok(period) = period.parse::<Period>() else {
+            continue;
+        };
+        for def in METRICS {
+            for variant in [Variant::Value, Variant::Change] {
+                let r = MetricRef {
+                    metric: def.id,
+                    variant,
+                };
+                for s in &subjects {
+                    let _ = engine.value(r, *s, &period);
+                }
+            }
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
@@ -73,9 +110,7 @@ fuzz_target!(|data: &[u8]| {
         fx: demo_fx(),
     };
     match read_dir(dir, &ctx, &ProgressBar::hidden()) {
-        Ok(dataset) => {
-            let _ = dataset.accounts().len();
-        }
+        Ok(dataset) => metrics(&dataset),
         Err(SourceError::Invalid { errors, .. }) => {
             assert!(!errors.is_empty(), "invalid without a reason");
             for e in &errors {
