@@ -7,10 +7,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -266,75 +263,14 @@ async fn metrics_count_syncs_per_source_and_outcome() {
 
 // --- The real binary --------------------------------------------------------------------------
 
-/// How long the service may take to show what is awaited (it normally takes well under 2 s).
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// `GET path` on `addr` with a plain HTTP/1.1 request: the status code and the body.
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the service");
-    stream
-        .set_read_timeout(Some(DEADLINE))
-        .expect("read timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, body.to_string())
-}
-
-/// The child's stdout, read as it comes.
-fn collect(child: &mut Child) -> Arc<Mutex<String>> {
-    let out = Arc::new(Mutex::new(String::new()));
-    let mut from = child.stdout.take().expect("stdout");
-    let into = out.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            into.lock().expect("stdout buffer").push_str(&text);
-        }
-    });
-    out
-}
-
-/// Kills the service if the test fails before stopping it.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(t) = f() {
-            return t;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[cfg(unix)]
 #[test]
 fn cs_pulse_run_serves_health_readiness_and_metrics_without_chat() {
+    use common::service::{http_get, poll, Service};
+
+    // `GET path` on the service at `addr`: the status code and the body.
+    let get = |addr: &str, path: &str| http_get(addr, path).expect("connect to the service");
+
     let repo = env!("CARGO_MANIFEST_DIR");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
@@ -366,28 +302,17 @@ cron = "* * * * * *"
         ),
     )
     .expect("write config");
-    let mut child = common::cli::cs_pulse()
-        .current_dir(dir.path())
-        .env("CS_PULSE_LOG", "warn")
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cs-pulse run starts");
-    let stdout = collect(&mut child);
-    let mut service = Running(child);
+    let service = Service::spawn(dir.path(), |cmd| {
+        cmd.env("CS_PULSE_LOG", "warn");
+    });
     let addr = poll("the listening address", || {
-        let out = stdout.lock().expect("stdout").clone();
-        out.lines()
-            .find_map(|l| l.strip_prefix("listening on http://"))
-            .map(|a| a.trim().to_string())
+        service.addresses().into_iter().next()
     });
 
-    assert_eq!(http_get(&addr, "/healthz"), (200, "ok\n".to_string()));
+    assert_eq!(get(&addr, "/healthz"), (200, "ok\n".to_string()));
     // Ready once the sync job has run (the demo source is never synced before).
     let ready = poll("/readyz to answer 200", || {
-        let (code, body) = http_get(&addr, "/readyz");
+        let (code, body) = get(&addr, "/readyz");
         (code == 200).then_some(body)
     });
     assert!(
@@ -396,7 +321,7 @@ cron = "* * * * * *"
     );
     // Every kind of counter, once the jobs and the delivery loop have run.
     let page = poll("the jobs' metrics", || {
-        let (_, page) = http_get(&addr, "/metrics");
+        let (_, page) = get(&addr, "/metrics");
         let s = samples(&page);
         let has = |name: &str, labels: &[(&str, &str)]| sample(&s, name, labels).is_some();
         (has(
@@ -416,11 +341,6 @@ cron = "* * * * * *"
     });
     assert!(page.contains("# HELP cs_pulse_sync_runs_total"), "{page}");
 
-    let pid = libc::pid_t::try_from(service.0.id()).expect("a pid");
-    // SAFETY: kill(2) on our own child, which is still running (not reaped yet).
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = poll("the service to stop", || {
-        service.0.try_wait().ok().flatten()
-    });
-    assert!(status.success(), "{status}");
+    let stopped = service.stop_with(libc::SIGTERM);
+    assert!(stopped.status.success(), "{}", stopped.status);
 }

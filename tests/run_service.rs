@@ -15,24 +15,15 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use common::cli::{cs_pulse, stdout_of};
+use common::service::{slack_post, Service, Stopped, RUNNING};
 use cs_pulse::notify::outbox::{OutboxRow, Status};
 use cs_pulse::store::{JobLog, JobOutcome, JobRun, OutboxStore, SqliteStore};
-
-/// How long anything awaited may take before the test fails (it normally takes well under 2 s).
-const DEADLINE: Duration = Duration::from_secs(10);
-
-/// The start banner, printed once the jobs are scheduled.
-const RUNNING: &str = "cs-pulse is running";
 
 /// The headline of the leadership scorecard on the console.
 const LEADERSHIP: &str = "📊 Weekly scorecard — Leadership ·";
@@ -74,184 +65,29 @@ fn workspace(extra: &str, sync: bool) -> tempfile::TempDir {
     dir
 }
 
-/// A running `cs-pulse run`, its output collected as it comes (so the pipes never fill).
-struct Service {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-/// What a stopped service left.
-struct Stopped {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    /// From the stop signal to the exit.
-    took: Duration,
-}
-
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        let mut pending = Vec::new();
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    pending.extend_from_slice(&buf[..n]);
-                    // Only whole UTF-8 characters are appended; the rest waits for more bytes.
-                    let valid = match std::str::from_utf8(&pending) {
-                        Ok(s) => s.len(),
-                        Err(e) => e.valid_up_to(),
-                    };
-                    let text = String::from_utf8_lossy(&pending[..valid]).into_owned();
-                    into.lock().expect("output buffer").push_str(&text);
-                    pending.drain(..valid);
-                }
-            }
-        }
-        let rest = String::from_utf8_lossy(&pending).into_owned();
-        into.lock().expect("output buffer").push_str(&rest);
-    })
-}
-
-impl Service {
-    /// Starts `cs-pulse run` in `dir` (with the jobs' log lines on stderr), `configure`d further
-    /// (environment variables).
-    fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Service {
-        let mut cmd = cs_pulse();
-        cmd.current_dir(dir)
-            .env("CS_PULSE_LOG", "info")
-            .arg("run")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        configure(&mut cmd);
-        let mut child = cmd.spawn().expect("cs-pulse run starts");
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let readers = vec![
-            collect(child.stdout.take().expect("stdout"), stdout.clone()),
-            collect(child.stderr.take().expect("stderr"), stderr.clone()),
-        ];
-        Service {
-            child,
-            stdout,
-            stderr,
-            readers,
-        }
-    }
-
-    /// Starts `cs-pulse run` in `dir` and waits for the start banner.
-    fn start(dir: &Path) -> Service {
-        let mut service = Service::spawn(dir, |_| {});
-        service.wait_for("the start banner", |out, _| out.contains(RUNNING));
-        service
-    }
-
-    fn stdout(&self) -> String {
-        self.stdout.lock().expect("stdout buffer").clone()
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().expect("stderr buffer").clone()
-    }
-
-    /// Polls until `done(stdout, stderr)`; fails the test after [`DEADLINE`] or if the service
-    /// exits first.
-    fn wait_for(&mut self, what: &str, done: impl Fn(&str, &str) -> bool) {
-        let start = Instant::now();
-        loop {
-            let (out, err) = (self.stdout(), self.stderr());
-            if done(&out, &err) {
-                return;
-            }
-            let exited = self.child.try_wait().expect("poll the service");
-            if let Some(status) = exited {
-                panic!("the service exited ({status}) while waiting for {what}\nstdout:\n{out}\nstderr:\n{err}");
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "timed out waiting for {what}\nstdout:\n{out}\nstderr:\n{err}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Sends `signal` and waits for the service to exit.
-    fn stop(self, signal: libc::c_int) -> Stopped {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
-        // SAFETY: kill(2) on our own child, which is still running (not reaped: every wait
-        // above found it running), so the pid is still its.
-        let sent = unsafe { libc::kill(pid, signal) };
-        assert_eq!(sent, 0, "cannot signal the service");
-        self.wait_exit()
-    }
-
-    /// Waits at most [`DEADLINE`] for the service to exit by itself.
-    fn wait_exit(mut self) -> Stopped {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait for the service") {
-                break status;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "the service did not stop within {DEADLINE:?}\nstdout:\n{}\nstderr:\n{}",
-                self.stdout(),
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let took = start.elapsed();
-        for reader in std::mem::take(&mut self.readers) {
-            reader.join().expect("output reader");
-        }
-        Stopped {
-            status,
-            stdout: self.stdout(),
-            stderr: self.stderr(),
-            took,
-        }
-    }
-}
-
-impl Drop for Service {
-    /// A failing test does not leave its service running.
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Stopped {
-    /// Exit code 0 after the stop message for `signal` and "stopped".
-    fn assert_graceful(&self, signal: &str) {
-        assert_eq!(
-            self.status.code(),
-            Some(0),
-            "{}\nstdout:\n{}\nstderr:\n{}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-        assert!(
-            self.stdout.contains(&format!(
-                "{signal}: stopping (waiting for running jobs and sends)"
-            )),
-            "{}",
-            self.stdout
-        );
-        assert_eq!(
-            self.stdout.lines().last(),
-            Some("stopped"),
-            "{}",
-            self.stdout
-        );
-    }
+/// Exit code 0 after the stop message for `signal` and "stopped".
+fn assert_graceful(stopped: &Stopped, signal: &str) {
+    assert_eq!(
+        stopped.status.code(),
+        Some(0),
+        "{}\nstdout:\n{}\nstderr:\n{}",
+        stopped.status,
+        stopped.stdout,
+        stopped.stderr
+    );
+    assert!(
+        stopped.stdout.contains(&format!(
+            "{signal}: stopping (waiting for running jobs and sends)"
+        )),
+        "{}",
+        stopped.stdout
+    );
+    assert_eq!(
+        stopped.stdout.lines().last(),
+        Some("stopped"),
+        "{}",
+        stopped.stdout
+    );
 }
 
 /// How many lines of the log say that `job` finished a run.
@@ -315,8 +151,8 @@ cron = "* * * * * *"
     first.wait_for("a second run of the job", |_, err| {
         finished_runs(err, "weekly") >= 2
     });
-    let first = first.stop(libc::SIGTERM);
-    first.assert_graceful("SIGTERM");
+    let first = first.stop_with(libc::SIGTERM);
+    assert_graceful(&first, "SIGTERM");
     let restart = Utc::now();
 
     // The restarted process makes up the run it missed and runs every second: nothing is posted.
@@ -324,8 +160,8 @@ cron = "* * * * * *"
     second.wait_for("two runs of the job after the restart", |_, err| {
         finished_runs(err, "weekly") >= 2
     });
-    let second = second.stop(libc::SIGTERM);
-    second.assert_graceful("SIGTERM");
+    let second = second.stop_with(libc::SIGTERM);
+    assert_graceful(&second, "SIGTERM");
 
     assert_eq!(
         first.stdout.matches(LEADERSHIP).count(),
@@ -382,8 +218,8 @@ cron = "0 0 0 1 1 *"
     for round in 0..5 {
         for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
             let service = Service::start(ws.path());
-            let stopped = service.stop(signal);
-            stopped.assert_graceful(name);
+            let stopped = service.stop_with(signal);
+            assert_graceful(&stopped, name);
             assert!(
                 stopped.took < Duration::from_secs(3),
                 "round {round}: {name} took {:?} to stop",
@@ -520,16 +356,16 @@ cron = "* * * * * *"
     first.wait_for("a second evaluation", |_, err| {
         finished_runs(err, "eval") >= 2
     });
-    let first = first.stop(libc::SIGTERM);
-    first.assert_graceful("SIGTERM");
+    let first = first.stop_with(libc::SIGTERM);
+    assert_graceful(&first, "SIGTERM");
     let restart = Utc::now();
 
     let mut second = Service::start(ws.path());
     second.wait_for("two evaluations after the restart", |_, err| {
         finished_runs(err, "eval") >= 2
     });
-    let second = second.stop(libc::SIGTERM);
-    second.assert_graceful("SIGTERM");
+    let second = second.stop_with(libc::SIGTERM);
+    assert_graceful(&second, "SIGTERM");
 
     // Each message of the dry run printed once, by the first process; none by the second.
     for (title, rule) in &expected {
@@ -571,32 +407,6 @@ cron = "* * * * * *"
     assert_ran_in_both_processes(&runs, restart);
 }
 
-/// Posts `body` to `path` on `addr` as Slack would (form-encoded, signed with `secret` now) and
-/// returns the status line and the body of the response.
-fn slack_post(addr: &str, path: &str, body: &str, secret: &str) -> (String, String) {
-    use hmac::{Hmac, Mac};
-    use std::io::Write as _;
-    let ts = Utc::now().timestamp();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(format!("v0:{ts}:{body}").as_bytes());
-    let signature = hex::encode(mac.finalize().into_bytes());
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the service");
-    stream
-        .set_read_timeout(Some(DEADLINE))
-        .expect("read timeout");
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: v0={signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.lines().next().unwrap_or_default().to_string();
-    (status, body.to_string())
-}
-
 #[test]
 fn run_answers_signed_slack_commands_and_refuses_unsigned_ones() {
     let secret = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -604,21 +414,18 @@ fn run_answers_signed_slack_commands_and_refuses_unsigned_ones() {
         "[server]\nlisten = \"127.0.0.1:0\"\n[chat.slack]\nsigning_secret = \"${CS_TEST_SLACK_SECRET}\"\n",
         true,
     );
-    let mut service = Service::spawn(ws.path(), |cmd| {
+    let service = Service::started(ws.path(), |cmd| {
         cmd.env("CS_TEST_SLACK_SECRET", secret);
     });
-    service.wait_for("the start banner", |out, _| out.contains(RUNNING));
-    let out = service.stdout();
-    let addr = out
-        .lines()
-        .find_map(|l| l.strip_prefix("listening on http://"))
-        .expect("the listening address is printed")
-        .trim()
-        .to_string();
+    let addr = service
+        .addresses()
+        .into_iter()
+        .next()
+        .expect("the listening address is printed");
 
     let form = "token=x&team_id=T1&channel_id=C1&user_id=U1&user_name=lea&command=%2Fcs&text=help+ack&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fnever&trigger_id=1";
-    let (status, body) = slack_post(&addr, "/slack/commands", form, secret);
-    assert!(status.contains(" 200 "), "{status}\n{body}");
+    let (status, body) = slack_post(&addr, form, secret);
+    assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON answer");
     assert_eq!(json["response_type"], "ephemeral", "{json:#}");
     assert!(
@@ -626,10 +433,10 @@ fn run_answers_signed_slack_commands_and_refuses_unsigned_ones() {
         "the help of /ack, written for Slack: {json:#}"
     );
 
-    let (status, _) = slack_post(&addr, "/slack/commands", form, "not-the-secret");
-    assert!(status.contains(" 401 "), "{status}");
+    let (status, _) = slack_post(&addr, form, "not-the-secret");
+    assert_eq!(status, 401);
 
-    let stopped = service.stop(libc::SIGTERM);
+    let stopped = service.stop_with(libc::SIGTERM);
     assert!(stopped.status.success(), "{}", stopped.stderr);
     assert!(stopped.stdout.contains("stopped"));
     assert!(

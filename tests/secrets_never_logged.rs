@@ -660,7 +660,7 @@ mod run {
     use wiremock::matchers::{any, path_regex};
     use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-    use super::common::service::{http_get, http_post, poll, Service, RUNNING};
+    use super::common::service::{http_get, http_post, poll, slack_post, Service, RUNNING};
     use super::*;
     use cs_pulse::telemetry::{MESSAGES, SYNC_RUNS};
 
@@ -947,21 +947,6 @@ cron = "* * * * * *"
             format!("X-Signature-Timestamp: {ts}"),
         ];
         http_post(addr, "/discord/interactions", &headers, body).expect("the service answers")
-    }
-
-    /// A POST to Slack's `/cs` endpoint, signed with `secret`.
-    fn slack_post(addr: &str, body: &str, secret: &str) -> (u16, String) {
-        use hmac::{Hmac, Mac};
-        let ts = chrono::Utc::now().timestamp();
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-        mac.update(format!("v0:{ts}:{body}").as_bytes());
-        let signature = hex::encode(mac.finalize().into_bytes());
-        let headers = [
-            "Content-Type: application/x-www-form-urlencoded".to_string(),
-            format!("X-Slack-Request-Timestamp: {ts}"),
-            format!("X-Slack-Signature: v0={signature}"),
-        ];
-        http_post(addr, "/slack/commands", &headers, body).expect("the service answers")
     }
 
     /// The address the service listens on now (the last one it printed: a reload binds anew).

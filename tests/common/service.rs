@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -24,6 +24,15 @@ pub struct Service {
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
+}
+
+/// What a stopped service left.
+pub struct Stopped {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// From the stop signal (or the start of the wait) to the exit.
+    pub took: Duration,
 }
 
 /// Appends what `from` gives to `into`, whole UTF-8 characters only (the rest waits for more).
@@ -97,10 +106,17 @@ impl Service {
 
     /// Everything printed so far: stdout and stderr.
     pub fn output(&self) -> (String, String) {
-        (
-            self.stdout.lock().expect("stdout").clone(),
-            self.stderr.lock().expect("stderr").clone(),
-        )
+        (self.stdout(), self.stderr())
+    }
+
+    /// Everything printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().expect("stdout").clone()
+    }
+
+    /// Everything printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr").clone()
     }
 
     /// Polls until `done(stdout, stderr)`; fails after [`DEADLINE`] or if the service exits.
@@ -140,21 +156,43 @@ impl Service {
     }
 
     /// SIGTERM, then the exit code, the whole stdout and the whole stderr.
-    pub fn stop(mut self) -> (Option<i32>, String, String) {
-        self.signal(libc::SIGTERM);
+    pub fn stop(self) -> (Option<i32>, String, String) {
+        let stopped = self.stop_with(libc::SIGTERM);
+        (stopped.status.code(), stopped.stdout, stopped.stderr)
+    }
+
+    /// Sends `signal`, then waits for the service to exit ([`Service::wait_exit`]).
+    pub fn stop_with(self, signal: libc::c_int) -> Stopped {
+        self.signal(signal);
+        self.wait_exit()
+    }
+
+    /// Waits at most [`DEADLINE`] for the service to exit (by itself, or after a signal sent
+    /// just before), then for the rest of its output.
+    pub fn wait_exit(mut self) -> Stopped {
         let start = Instant::now();
         let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
+            if let Some(status) = self.child.try_wait().expect("wait for the service") {
                 break status;
             }
-            assert!(start.elapsed() < DEADLINE, "the service did not stop");
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the service did not stop within {DEADLINE:?}\nstdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(10));
         };
+        let took = start.elapsed();
         for reader in std::mem::take(&mut self.readers) {
             reader.join().expect("output reader");
         }
-        let (out, err) = self.output();
-        (status.code(), out, err)
+        Stopped {
+            status,
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+            took,
+        }
     }
 }
 
@@ -218,6 +256,22 @@ pub fn http_post(addr: &str, path: &str, headers: &[String], body: &str) -> Opti
     }
     request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     http(addr, &request)
+}
+
+/// A POST to Slack's `/slack/commands` on `addr`, signed with `secret` now as Slack signs
+/// (form-encoded `body`): the status code and the body of the answer.
+pub fn slack_post(addr: &str, body: &str, secret: &str) -> (u16, String) {
+    use hmac::{Hmac, Mac};
+    let ts = chrono::Utc::now().timestamp();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let headers = [
+        "Content-Type: application/x-www-form-urlencoded".to_string(),
+        format!("X-Slack-Request-Timestamp: {ts}"),
+        format!("X-Slack-Signature: v0={signature}"),
+    ];
+    http_post(addr, "/slack/commands", &headers, body).expect("the service answers")
 }
 
 /// Polls `f` until it gives a value; fails after [`DEADLINE`].
