@@ -34,6 +34,11 @@ use crate::model::{
 /// At most this many errors are listed per file; the rest are counted in one final entry.
 pub const MAX_ERRORS_PER_FILE: usize = 100;
 
+/// The largest amount accepted (10^15): far above any real figure, and small enough that sums,
+/// exchange-rate conversions and ×12 of such amounts stay within `Decimal` (a larger MRR made the
+/// metrics panic with "Multiplication overflowed"; found by the `csv_rows` fuzz target).
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
 /// Rows between two progress ticks.
 const PROGRESS_EVERY: u32 = 1 << 16;
 
@@ -1096,21 +1101,20 @@ impl<'r> Row<'r> {
         })
     }
 
-    /// A decimal amount 0 or more.
+    /// A decimal amount 0 or more, at most [`MAX_AMOUNT`].
     fn amount(&mut self, c: Col) -> V<Decimal> {
         self.parse(
             c,
             |s| match parse_decimal(s) {
-                Some(d) if d.is_sign_negative() && !d.is_zero() => Err(true),
+                Some(d) if d.is_sign_negative() && !d.is_zero() => Err(Some(true)),
+                Some(d) if d > MAX_AMOUNT => Err(None),
                 Some(d) => Ok(d),
-                None => Err(false),
+                None => Err(Some(false)),
             },
-            |negative, s| {
-                if negative {
-                    format!("{} is negative; expected an amount 0 or more", show(s))
-                } else {
-                    format!("{} is not a decimal number", show(s))
-                }
+            |negative, s| match negative {
+                Some(true) => format!("{} is negative; expected an amount 0 or more", show(s)),
+                Some(false) => format!("{} is not a decimal number", show(s)),
+                None => format!("{} is too large (at most {MAX_AMOUNT})", show(s)),
             },
         )
     }
@@ -1953,5 +1957,32 @@ mod tests {
             parse_decimal("12.50").map(|d| d.to_string()),
             Some("12.50".into())
         );
+    }
+
+    #[test]
+    fn amounts_too_large_for_the_metrics_are_input_errors() {
+        // Found by the `csv_rows` fuzz target: such an MRR made the metrics panic.
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000_000u64));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("accounts.csv"), "id,name\nacme,Acme\n").unwrap();
+        std::fs::write(
+            dir.path().join("subscriptions.csv"),
+            "id,account_id,mrr,currency,start_date\n\
+             s1,acme,79228162514264337593543950335,EUR,2024-01-10\n\
+             s2,acme,1000000000000000,USD,2024-01-10\n",
+        )
+        .unwrap();
+        let ctx = SourceContext {
+            timezone: chrono_tz::UTC,
+            fx: crate::sources::demo::demo_fx(),
+        };
+        match read_dir(dir.path(), &ctx, &ProgressBar::hidden()) {
+            Err(SourceError::Invalid { errors, .. }) => {
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert_eq!(errors[0].line, 2);
+                assert!(errors[0].message.contains("is too large"), "{errors:?}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
