@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 
-use crate::sources::{FetchRequest, Previous, Source, SourceError};
+use crate::model::{Dataset, MAX_AMOUNT};
+use crate::sources::{FetchRequest, InputError, Previous, Source, SourceError};
 use crate::store::{Store, StoreError, SyncOutcome, SyncRun};
 
 /// Why a sync of one source did not complete. The stored data of the source is unchanged.
@@ -150,7 +151,10 @@ async fn sync_unrecorded(
             }),
     };
     let full_requested = request.previous.is_none();
-    let fetched = match source.fetch(&request, progress).await {
+    let fetched = match source.fetch(&request, progress).await.and_then(|fetched| {
+        check_amounts(name, &fetched.data)?;
+        Ok(fetched)
+    }) {
         Ok(fetched) => fetched,
         Err(error) => {
             let finished = clock();
@@ -186,6 +190,69 @@ async fn sync_unrecorded(
                 error,
             })
         }
+    }
+}
+
+/// At most this many oversized amounts are listed; the rest are counted in one last entry.
+const MAX_LISTED: usize = 100;
+
+/// Fails when an amount of `data` exceeds [`MAX_AMOUNT`]: whatever the source (an API's absurd
+/// value included), such data is refused as input instead of overflowing a metric later.
+fn check_amounts(name: &str, data: &Dataset) -> Result<(), SourceError> {
+    let mut errors = Vec::new();
+    let mut found = 0usize;
+    let mut check = |what: &dyn Fn() -> String, field: &str, amount: rust_decimal::Decimal| {
+        if amount.abs() <= MAX_AMOUNT {
+            return;
+        }
+        found += 1;
+        if errors.len() < MAX_LISTED {
+            errors.push(InputError {
+                file: what(),
+                line: 0,
+                column: Some(field.to_string()),
+                message: format!("{amount} is too large (at most {MAX_AMOUNT})"),
+            });
+        }
+    };
+    for s in &data.subscriptions {
+        check(&|| format!("subscription {}", s.id), "mrr", s.mrr);
+    }
+    for r in &data.renewals {
+        if let Some(amount) = r.amount {
+            check(&|| format!("renewal {}", r.id), "amount", amount);
+        }
+    }
+    for c in &data.costs {
+        check(&|| format!("cost of {}", c.month), "amount", c.amount);
+    }
+    for u in &data.usage {
+        // An index out of range is the store's to refuse (see `replace_source`).
+        let account = data
+            .accounts()
+            .get(u.account as usize)
+            .map_or("?", |a| a.id.as_str());
+        check(
+            &|| format!("usage of {account} on {}", u.date),
+            "minutes",
+            u.minutes,
+        );
+    }
+    if found > errors.len() {
+        errors.push(InputError {
+            file: format!("source {name}"),
+            line: 0,
+            column: None,
+            message: format!("and {} more amounts too large", found - errors.len()),
+        });
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(SourceError::Invalid {
+            location: format!("the data of source {name}"),
+            errors,
+        })
     }
 }
 

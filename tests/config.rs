@@ -276,6 +276,18 @@ fn rates_are_exact_from_floats_strings_and_integers() {
 }
 
 #[test]
+fn rates_above_a_million_are_errors_at_their_value() {
+    let src = "[fx]\nEUR = 1.08\nXAU = 2000000\n";
+    let err = Config::parse(src, Path::new("c.toml"), Path::new("")).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("c.toml:3:7")
+            && text.contains("the exchange rate of XAU is too large: 2000000 (at most 1000000)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn demo_sources_default_their_settings() {
     let c = Config::parse(
         "[sources.sample]\nkind = \"demo\"\nseed = 7\n",

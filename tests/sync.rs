@@ -178,6 +178,43 @@ async fn a_failing_fetch_is_recorded_and_keeps_the_old_data() {
 }
 
 #[tokio::test]
+async fn amounts_too_large_for_the_metrics_fail_the_sync_whatever_the_source() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    let mut bad = accounts(&["a"]);
+    let subscription = |id: &str, mrr: &str| cs_pulse::model::Subscription {
+        id: id.into(),
+        account: 0,
+        mrr: mrr.parse().unwrap(),
+        currency: cs_pulse::model::Currency::USD,
+        start_date: "2025-01-01".parse().unwrap(),
+        end_date: None,
+    };
+    bad.subscriptions
+        .push(subscription("fine", "1000000000000000"));
+    bad.subscriptions
+        .push(subscription("huge", "79228162514264337593543950335"));
+    let source = Scripted::new("billing", vec![Ok(accounts(&["a"])), Ok(bad)]);
+    let clock = Clock::new();
+    let pb = ProgressBar::hidden();
+    let now = || clock.now();
+    let sync = || sync_source(&source, &store, &now, &pb, SyncOptions::default());
+    sync().await.unwrap();
+    let err = sync().await.unwrap_err();
+    let SyncError::Fetch { run, .. } = &err else {
+        panic!("not refused as input: {err}");
+    };
+    let SyncOutcome::Failed(text) = &run.outcome else {
+        panic!("not recorded as failed");
+    };
+    assert_eq!(
+        text,
+        "1 invalid value in the data of source billing:\n  subscription huge: field mrr: \
+         79228162514264337593543950335 is too large (at most 1000000000000000)"
+    );
+    assert_eq!(store.load().await.unwrap(), accounts(&["a"]));
+}
+
+#[tokio::test]
 async fn data_the_store_refuses_is_recorded_as_a_failure() {
     let store = SqliteStore::open_in_memory().await.unwrap();
     let mut bad = accounts(&["a"]);

@@ -38,7 +38,7 @@ use toml::Spanned;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::metrics::MetricsConfig;
-use crate::model::{Currency, FxRates};
+use crate::model::{Currency, FxRates, MAX_FX_RATE};
 use crate::sources::SourceContext;
 use raw::{RawConfig, RawDataQuality, RawSource};
 use toml_file::Number;
@@ -597,6 +597,16 @@ impl Validator<'_> {
                 }
             };
             let value = match rate.get_ref().decimal() {
+                Ok(v) if v > MAX_FX_RATE => {
+                    self.error(
+                        rate.span(),
+                        format!("the exchange rate of {} is too large: {v} (at most {MAX_FX_RATE})", key.get_ref()),
+                        Some(format!(
+                            "a rate is how many {reporting} one unit of the currency is worth, like EUR = 1.08"
+                        )),
+                    );
+                    None
+                }
                 Ok(v) if v > Decimal::ZERO => Some(v),
                 Ok(v) => {
                     self.error(

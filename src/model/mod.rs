@@ -9,7 +9,7 @@ mod period;
 mod records;
 
 pub use dataset::{AccountIx, Dataset, DatasetError};
-pub use money::{Currency, CurrencyError, FxRates};
+pub use money::{Currency, CurrencyError, FxRates, MAX_AMOUNT, MAX_FX_RATE};
 pub use period::{Period, PeriodError, PeriodKind};
 pub use records::{
     Account, Cost, Renewal, RenewalOutcome, Subscription, SurveyKind, SurveyResponse, Ticket,

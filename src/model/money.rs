@@ -10,6 +10,15 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+/// The largest amount a source may deliver (10^15, in any currency): far above any real MRR,
+/// renewal or cost, and small enough that the metrics never overflow `Decimal` (7.9 × 10^28):
+/// a million such amounts, converted at [`MAX_FX_RATE`] and ×12, sum to 1.2 × 10^28. Files reject larger values with their line; the sync engine checks
+/// every source's data against it before storing.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
+/// The largest exchange rate `[fx]` accepts (10^6 units of the reporting currency per unit).
+pub const MAX_FX_RATE: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
 /// An ISO 4217 currency code: three upper-case ASCII letters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -129,6 +138,12 @@ mod tests {
         assert_eq!("eur".parse::<Currency>().unwrap(), Currency::EUR);
         assert!("EURO".parse::<Currency>().is_err());
         assert!("E1R".parse::<Currency>().is_err());
+    }
+
+    #[test]
+    fn the_bounds_are_powers_of_ten() {
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000_000u64));
+        assert_eq!(MAX_FX_RATE, Decimal::from(1_000_000u32));
     }
 
     #[test]
