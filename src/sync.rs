@@ -1,9 +1,10 @@
 //! The sync engine: pulls one source into the store, all or nothing, and records the run.
 //!
-//! Used by `cs-pulse sync` and `cs-pulse demo`. A source that fails to read, or data the store
-//! refuses, leaves the stored records of that source exactly as they were, and the failure is
-//! written to the sync history so that stale data can be marked and explained. Time comes from
-//! the `clock` parameter, never from the system clock directly, so tests are deterministic.
+//! Used by `cs-pulse sync` and `cs-pulse demo`. A source that fails to read, data with an amount
+//! beyond [`MAX_AMOUNT`], or data the store refuses, leaves the stored records of that source
+//! exactly as they were, and the failure is written to the sync history so that stale data can
+//! be marked and explained. Time comes from the `clock` parameter, never from the system clock
+//! directly, so tests are deterministic.
 
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
