@@ -59,12 +59,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         tracing::info!(retried, "failed messages queued again at start");
     }
 
-    // The service's counters for `/metrics` (served with `[server]` only, so recorded only then);
-    // one-shot commands record nothing.
-    let metrics = config
-        .server
-        .as_ref()
-        .and_then(|_| crate::telemetry::install());
+    let metrics = service_metrics(&config);
     let loaded = Loaded {
         config,
         rules,
@@ -72,7 +67,7 @@ pub async fn run_command(path: &Path, out: &mut dyn Write) -> Result<Outcome> {
         deliverer,
     };
     let mut current = Generation::start(loaded, &store, metrics.clone(), None, out).await?;
-    if current.jobs == 0 {
+    if current.loaded_config.jobs.is_empty() {
         writeln!(
             out,
             "No [jobs] configured: only the messages already in the outbox will be delivered."
@@ -186,20 +181,12 @@ async fn reload(
     out: &mut dyn Write,
 ) -> Result<Generation> {
     tracing::info!(%trigger, "reloading the config");
-    let loaded = match load_all(path, store, &current.loaded_config) {
-        Ok(l) => l,
+    let (loaded, listener) = match prepare(path, store, &current.loaded_config).await {
+        Ok(prepared) => prepared,
         Err(refusal) => {
             // The files as they are now were judged: the next poll does not refuse them again.
             watch.rebase(watched_paths(path, &current.loaded_config));
             refuse(&current, store, trigger, &refusal).await;
-            return Ok(current);
-        }
-    };
-    let listener = match bind_new_listen(&current.loaded_config, &loaded.config).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            watch.rebase(watched_paths(path, &current.loaded_config));
-            refuse(&current, store, trigger, &Refusal::cannot_start(&e)).await;
             return Ok(current);
         }
     };
@@ -208,21 +195,14 @@ async fn reload(
     let previous = current.stop().await?;
     // The new server listens on `listener` (a new address, bound above) or on the address the
     // old server has just let go.
-    let metrics = metrics.or_else(|| {
-        loaded
-            .config
-            .server
-            .as_ref()
-            .and_then(|_| crate::telemetry::install())
-    });
+    let metrics = metrics.or_else(|| service_metrics(&loaded.config));
     match Generation::start(loaded, store, metrics.clone(), listener, out).await {
         Ok(next) => {
+            let (rules, jobs) = (next.rules.len(), next.loaded_config.jobs.len());
             let line = format!(
-                "reloaded ({trigger}): {} rule{}, {} job{}",
-                next.rules,
-                if next.rules == 1 { "" } else { "s" },
-                next.jobs,
-                if next.jobs == 1 { "" } else { "s" }
+                "reloaded ({trigger}): {rules} rule{}, {jobs} job{}",
+                if rules == 1 { "" } else { "s" },
+                if jobs == 1 { "" } else { "s" }
             );
             tracing::info!("{line}");
             writeln!(out, "{line}")?;
@@ -248,6 +228,29 @@ async fn reload(
             Ok(old)
         }
     }
+}
+
+/// The service's counters for `/metrics`: installed only when `config` has a `[server]` to
+/// serve them (one-shot commands record nothing).
+fn service_metrics(config: &Config) -> Option<PrometheusHandle> {
+    config
+        .server
+        .as_ref()
+        .and_then(|_| crate::telemetry::install())
+}
+
+/// Everything a change needs before the running generation stops: the new files, validated
+/// ([`load_all`]), and a new listen address, bound ([`bind_new_listen`]).
+async fn prepare(
+    path: &Path,
+    store: &SqliteStore,
+    running: &Config,
+) -> Result<(Loaded, Option<tokio::net::TcpListener>), Refusal> {
+    let loaded = load_all(path, store, running)?;
+    let listener = bind_new_listen(running, &loaded.config)
+        .await
+        .map_err(|e| Refusal::cannot_start(&e))?;
+    Ok((loaded, listener))
 }
 
 /// Binds `next`'s `[server] listen` now when the running server does not hold that address
@@ -368,10 +371,8 @@ struct Generation {
     metrics: Option<PrometheusHandle>,
     loaded_config: Config,
     /// What to start again if the next generation cannot start.
-    rules_kept: Vec<Rule>,
-    scorecards_kept: Vec<ScorecardDef>,
-    rules: usize,
-    jobs: usize,
+    rules: Vec<Rule>,
+    scorecards: Vec<ScorecardDef>,
 }
 
 impl Generation {
@@ -436,11 +437,9 @@ impl Generation {
             wake,
             delivery,
             metrics,
-            rules: rules.len(),
-            jobs: jobs.len(),
             loaded_config: config,
-            rules_kept: rules,
-            scorecards_kept: scorecards,
+            rules,
+            scorecards,
         })
     }
 
@@ -453,7 +452,7 @@ impl Generation {
         let _ = self.stop_tx.send(true);
         self.wake.notify_one();
         self.delivery.await.context("the delivery loop failed")?;
-        Ok((self.loaded_config, self.rules_kept, self.scorecards_kept))
+        Ok((self.loaded_config, self.rules, self.scorecards))
     }
 }
 
